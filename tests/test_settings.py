@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from rag import Settings
+
+
+def test_precedence_toml_then_env_then_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "rag.toml"
+    toml.write_text('chunk_size = 111\nchunk_overlap = 11\ncollection = "fromtoml"\nstore_path = "/toml/store"\n')
+    monkeypatch.setenv("RAG_CONFIG", str(toml))
+    s = Settings()
+    assert (s.chunk_size, s.collection, s.store_path) == (111, "fromtoml", Path("/toml/store"))
+
+    monkeypatch.setenv("RAG_CHUNK_SIZE", "122")
+    monkeypatch.setenv("RAG_STORE_PATH", "/env/store")
+    s = Settings()
+    assert (s.chunk_size, s.collection, s.store_path) == (122, "fromtoml", Path("/env/store"))
+
+    s = Settings(chunk_size=133)
+    assert (s.chunk_size, s.collection, s.store_path) == (133, "fromtoml", Path("/env/store"))
+
+
+def test_api_key_from_openai_variable_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    s = Settings()
+    assert s.llm_api_key is not None and s.llm_api_key.get_secret_value() == "sk-secret-value"
+    assert "sk-secret-value" not in str(s.public_dict())
+    assert "sk-secret-value" not in repr(s)
+
+
+def test_rag_llm_api_key_wins_over_openai(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "a")
+    monkeypatch.setenv("RAG_LLM_API_KEY", "b")
+    assert Settings().llm_api_key.get_secret_value() == "b"
+
+
+def test_invalid_values_are_refused_with_the_field_named() -> None:
+    with pytest.raises(ValidationError, match="chunk_overlap"):
+        Settings(chunk_size=50, chunk_overlap=60)
+    with pytest.raises(ValidationError, match="no_such_setting"):
+        Settings(no_such_setting=1)
+
+
+def test_replace_validates_and_rejects_unknown_names() -> None:
+    s = Settings(chunk_size=100)
+    assert s.replace(chunk_size=150).chunk_size == 150
+    assert s.chunk_size == 100  # the original is not mutated
+    with pytest.raises(ValueError, match="unknown setting"):
+        s.replace(bogus=1)
+    with pytest.raises(ValidationError):
+        s.replace(chunk_size=-3)
