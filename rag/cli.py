@@ -76,6 +76,47 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+_RETRIEVE_FLAGS = {"k": "candidate_depth", "reranker": "reranker", "budget": "token_budget",
+                   "max_passages": "max_passages"}
+
+
+def _retrieve_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out = {name: getattr(args, flag) for flag, name in _RETRIEVE_FLAGS.items() if getattr(args, flag) is not None}
+    if args.no_prune:
+        out.update(min_score=None, adaptive_cut=False, relative_cut=None, dedup_threshold=None,
+                   sentence_prune=False, token_budget=None, max_passages=None)
+    return out
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline
+
+    settings = _settings(args, **_retrieve_overrides(args))
+    where = json.loads(args.where) if args.where else None
+    ctx = Pipeline(settings).retrieve(args.question, where=where)
+
+    def text() -> str:
+        lines = [f"context: {len(ctx.passages)} passage(s), {ctx.tokens} tokens"]
+        for w in ctx.trace.warnings:
+            lines.append(f"warning: {w}")
+        for p in ctx.passages:
+            spans = ", ".join(f"{a}-{b}" for a, b in p.spans)
+            lines.append(f"\n[{p.id[:12]}] score {p.score:.3f}  {p.source} ({spans})")
+            lines.append("    " + " ".join(p.text.split()))
+        lines.append("\nstage          in  out  tokens in -> out      ms  note")
+        for st in ctx.trace.stages:
+            lines.append(f"{st.name:<12} {st.n_in:>4} {st.n_out:>4}  {st.tokens_in:>9} -> {st.tokens_out:<6}"
+                         f" {st.ms:>7.1f}  {st.note}")
+            for d in st.dropped[: args.show_dropped]:
+                lines.append(f"{'':14}dropped {d.id[:12]}: {d.reason}")
+            if len(st.dropped) > args.show_dropped:
+                lines.append(f"{'':14}... and {len(st.dropped) - args.show_dropped} more (--show-dropped N)")
+        return "\n".join(lines)
+
+    _emit(args, ctx.to_dict(), text)
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace) -> int:
     settings = _settings(args)
     data = settings.public_dict()
@@ -93,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-overlap", type=int)
     _common(p)
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("retrieve", help="the lean context for a question, with its trace")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, help="candidate depth N")
+    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "llm", "none"])
+    p.add_argument("--budget", type=int, help="token budget of the context")
+    p.add_argument("--max-passages", type=int)
+    p.add_argument("--no-prune", action="store_true", help="switch every pruning step off")
+    p.add_argument("--where", help='Chroma metadata filter as JSON, e.g. \'{"source": "/abs/path.md"}\'')
+    p.add_argument("--show-dropped", type=int, default=5, metavar="N", help="dropped passages shown per stage")
+    _common(p)
+    p.set_defaults(func=cmd_retrieve)
 
     p = sub.add_parser("config", help="settings")
     csub = p.add_subparsers(dest="config_command", required=True)

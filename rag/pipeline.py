@@ -4,27 +4,43 @@ Example:
     >>> from rag import Pipeline, Settings
     >>> p = Pipeline.from_settings(Settings(store_path="/tmp/leanrag-doc"))
     >>> report = p.ingest(["corpus/"])
-    >>> report.files > 0
+    >>> ctx = p.retrieve("What is the usual constant in reciprocal rank fusion?")
+    >>> ctx.tokens <= p.settings.token_budget
     True
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag.index.embedder import Embedder
 from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
+from rag.ingest.split import embed_text
+from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
+from rag.retrieve.features import Evidence, Idf
+from rag.retrieve.prune import PruneConfig, Pruner
+from rag.retrieve.rerank import Reranker, make_reranker, sentence_scores
 from rag.settings import Settings
-from rag.types import IngestReport
+from rag.text import sentence_spans
+from rag.tokens import count_tokens
+from rag.types import Candidate, Context, IngestReport, StageTrace, Trace
+
+PassageInput = str | dict[str, Any]
 
 
 class Pipeline:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._rerankers: dict[tuple[str, str], tuple[Reranker, str | None]] = {}
+        self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -33,6 +49,7 @@ class Pipeline:
             settings = settings.replace(**overrides)
         return cls(settings)
 
+    # ---- components (lazy, shared read-only) ---------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
         if self._embedder is not None:
@@ -41,19 +58,174 @@ class Pipeline:
         return Embedder(s.embedding_model, device=s.device, batch_size=s.embedding_batch_size)
 
     def store(self, *, create: bool = False) -> Store:
-        cached = self.__dict__.get("_store")
-        if cached is None:
-            cached = Store(self.settings, model=self.settings.embedding_model,
-                           dimension=self.embedder.dimension, create=create)
-            self.__dict__["_store"] = cached
-        return cached
+        with self._lock:
+            cached = self.__dict__.get("_store")
+            if cached is None:
+                cached = Store(self.settings, model=self.settings.embedding_model,
+                               dimension=self.embedder.dimension, create=create)
+                self.__dict__["_store"] = cached
+            return cached
 
-    def search(self, question: str, k: int = 10, *, where: dict | None = None) -> list[tuple[Any, float]]:
-        """Dense search in the store: (chunk, cosine similarity), best first."""
-        vector = self.embedder.encode([question])[0]
-        return self.store().query(vector, k, where=where)
+    def _lexical(self, s: Settings) -> LexicalCache:
+        key = ("_lexical", s.bm25_k1, s.bm25_b)
+        with self._lock:
+            cache = self.__dict__.get(key)
+            if cache is None:
+                cache = LexicalCache(self.store(), k1=s.bm25_k1, b=s.bm25_b)
+                self.__dict__[key] = cache
+            return cache
 
+    def _reranker(self, s: Settings) -> tuple[Reranker, str | None]:
+        key = (s.reranker, s.cross_encoder_model)
+        with self._lock:
+            if key not in self._rerankers:
+                self._rerankers[key] = make_reranker(s.reranker, cross_encoder_model=s.cross_encoder_model,
+                                                     device=s.device)
+            return self._rerankers[key]
+
+    def _settings(self, overrides: dict[str, Any]) -> Settings:
+        return self.settings.replace(**overrides) if overrides else self.settings
+
+    # ---- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], *, progress: bool = False) -> IngestReport:
         """Bring the store in line with ``paths`` (files and folders): add, update, remove."""
         return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                           store=self.store(create=True), progress=progress)
+
+    # ---- retrieval -------------------------------------------------------------------------
+    def search(self, question: str, k: int = 10, *, where: dict | None = None,
+               passages: Sequence[PassageInput] | None = None, **overrides: Any) -> list[Candidate]:
+        """Candidates ranked after reranking, before pruning (for retrieval metrics)."""
+        s = self._settings(overrides)
+        if s.candidate_depth < k:
+            s = s.replace(candidate_depth=k)
+        ranked, _, _, _ = self._ranked(question, s, where, passages, Trace())
+        return ranked[:k]
+
+    def retrieve(self, question: str, *, where: dict | None = None,
+                 passages: Sequence[PassageInput] | None = None, **overrides: Any) -> Context:
+        """The lean context: few passages, within the token budget, with a trace of every decision."""
+        s = self._settings(overrides)
+        trace = Trace()
+        ranked, vectors, qvec, idf = self._ranked(question, s, where, passages, trace)
+        t0 = time.perf_counter()
+        for c in ranked:
+            ev = vectors[c.id]
+            c.sentence_scores = sentence_scores(question, c, ev, qvec=qvec, idf=idf) if s.sentence_prune else []
+        trace.stages[-1].ms = round(trace.stages[-1].ms + (time.perf_counter() - t0) * 1000, 2)
+        count = self._counter(s)
+        pruner = Pruner(_prune_config(s), count)
+        kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
+        trace.stages.extend(stages)
+        ctx = Context(question, kept, 0, trace)
+        ctx.tokens = count(ctx.text) if kept else 0
+        return ctx
+
+    def _counter(self, s: Settings):  # noqa: ANN202
+        name = s.tokenizer
+        return lambda text: count_tokens(text, name)
+
+    def _ranked(self, question: str, s: Settings, where: dict | None,
+                passages: Sequence[PassageInput] | None, trace: Trace
+                ) -> tuple[list[Candidate], dict[str, Evidence], np.ndarray, Idf]:
+        if not question or not question.strip():
+            raise ValueError("question is empty")
+        t0 = time.perf_counter()
+        qvec = self.embedder.encode([question])[0]
+        if passages is not None:
+            candidates = _from_passages(passages)
+            evidence = self._evidence_computed(candidates)
+            idf = Idf.from_texts([embed_text(c.title, c.text) for c in candidates])
+            note = "passages supplied by the caller"
+        else:
+            store = self.store()
+            lexical = self._lexical(s) if s.lexical else None
+            candidates = first_stage(question, qvec, store, lexical, _fusion_config(s), where=where)
+            evidence = self._evidence_stored(candidates, store)
+            idf = _idf_of(lexical) if lexical is not None else Idf.from_texts([c.text for c in candidates])
+            note = f"{s.fusion} fusion of " + ", ".join(
+                n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
+        count = self._counter(s)
+        tokens = count("\n\n".join(c.text for c in candidates)) if candidates else 0
+        trace.stages.append(StageTrace("candidates", len(candidates), len(candidates), tokens, tokens,
+                                       round((time.perf_counter() - t0) * 1000, 2), note=note))
+        t0 = time.perf_counter()
+        reranker, warning = self._reranker(s)
+        if warning:
+            trace.warnings.append(warning)
+        scores = reranker.rerank(question, candidates, qvec=qvec, evidence=[evidence[c.id] for c in candidates],
+                                 idf=idf)
+        for c, sc in zip(candidates, scores, strict=True):
+            c.scores["rerank"] = sc
+            c.score = sc
+            c.sentences = evidence[c.id].spans
+        ranked = sorted(candidates, key=lambda c: -c.score)
+        trace.stages.append(StageTrace("rerank", len(candidates), len(ranked), tokens, tokens,
+                                       round((time.perf_counter() - t0) * 1000, 2), note=reranker.name))
+        return ranked, evidence, qvec, idf
+
+    def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:
+        ids = [c.id for c in candidates]
+        vecs = store.embeddings(ids)
+        sents = store.sentence_vectors(ids)
+        out, missing = {}, []
+        for c in candidates:
+            if c.id in vecs and c.id in sents:
+                spans, mat = sents[c.id]
+                out[c.id] = Evidence(vecs[c.id], spans, mat)
+            else:
+                missing.append(c)
+        out.update(self._evidence_computed(missing))
+        return out
+
+    def _evidence_computed(self, candidates: list[Candidate]) -> dict[str, Evidence]:
+        if not candidates:
+            return {}
+        spans = [sentence_spans(c.text) for c in candidates]
+        texts = [embed_text(c.title, c.text) for c in candidates]
+        texts += [c.text[a:b] for c, sp in zip(candidates, spans, strict=True) for a, b in sp]
+        vecs = self.embedder.encode(texts)
+        out, row = {}, len(candidates)
+        for i, (c, sp) in enumerate(zip(candidates, spans, strict=True)):
+            out[c.id] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
+            row += len(sp)
+        return out
+
+
+def _idf_of(lexical: LexicalCache) -> Idf:
+    index = lexical.get()
+    return Idf(index.df, index.n)
+
+
+def _from_passages(passages: Sequence[PassageInput]) -> list[Candidate]:
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for i, p in enumerate(passages):
+        if isinstance(p, str):
+            p = {"text": p}
+        if not isinstance(p, dict) or not isinstance(p.get("text"), str):
+            raise ValueError(f"passage {i}: expected a string or an object with a 'text' string")
+        if not p["text"].strip():
+            continue
+        pid = str(p.get("id") or f"p{i}")
+        if pid in seen:
+            raise ValueError(f"passage {i}: duplicate id {pid!r}")
+        seen.add(pid)
+        text = p["text"]
+        out.append(Candidate(pid, text, str(p.get("doc_id") or pid), str(p.get("source") or ""),
+                             str(p.get("title") or ""), 0, len(text)))
+    return out
+
+
+def _fusion_config(s: Settings) -> FusionConfig:
+    return FusionConfig(depth=s.candidate_depth, dense=s.dense, sentences=s.sentence_search, lexical=s.lexical,
+                        fusion=s.fusion, rrf_k=s.rrf_k, weights=tuple(s.fusion_weights),
+                        bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+
+
+def _prune_config(s: Settings) -> PruneConfig:
+    return PruneConfig(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
+                       adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
+                       mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
+                       sentence_min_score=s.sentence_min_score, sentence_neighbors=s.sentence_neighbors,
+                       token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty)

@@ -53,6 +53,35 @@ class Settings(BaseSettings):
     )
     write_batch: int = Field(256, ge=1, description="chunks embedded and written per Chroma batch")
 
+    # --- candidates (first stage) ------------------------------------------------------
+    candidate_depth: int = Field(50, ge=1, le=1000, description="candidates after fusion (N)")
+    dense: bool = True
+    sentence_search: bool = Field(True, description="also search sentence vectors, credit their chunk")
+    lexical: bool = True
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    fusion_weights: tuple[float, float, float] = Field((1.0, 1.0, 1.0), description="dense, sentence, lexical")
+    bm25_k1: float = Field(0.9, gt=0)
+    bm25_b: float = Field(0.4, ge=0, le=1)
+
+    # --- rerank --------------------------------------------------------------------------
+    reranker: Literal["embedding", "cross-encoder", "llm", "none"] = "embedding"
+    cross_encoder_model: str = "cross-encoder/ms-marco-MiniLM-L6-v2"
+
+    # --- prune (each step a toggle: None / False switches it off) -------------------------
+    min_score: float | None = Field(0.02, ge=0, le=1, description="absolute calibrated threshold")
+    relative_cut: float | None = Field(None, ge=0, le=1, description="drop below this share of the best")
+    adaptive_cut: bool = Field(True, description="cut at the largest score gap")
+    adaptive_min_gap: float = Field(0.25, ge=0, le=1)
+    dedup_threshold: float | None = Field(0.95, ge=0, le=1, description="near-duplicate cosine")
+    mmr_lambda: float | None = Field(None, ge=0, le=1)
+    sentence_prune: bool = True
+    sentence_min_score: float = Field(0.05, ge=0, le=1)
+    sentence_neighbors: int = Field(0, ge=0, le=5)
+    token_budget: int | None = Field(130, ge=1, description="tiktoken tokens of the whole context")
+    max_passages: int | None = Field(8, ge=1)
+    allow_empty: bool = Field(False, description="let the cuts return no passage at all")
+
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
 

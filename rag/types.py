@@ -54,3 +54,85 @@ class IngestReport:
         d = asdict(self)
         d["chunks_per_second"] = round(self.chunks_per_second, 2)
         return d
+
+
+@dataclass
+class Candidate:
+    """A passage competing for a place in the context.
+
+    ``scores`` keeps every signal by name (dense, lexical, fused, rerank, ...); ``score`` is the one
+    the next stage uses, calibrated to 0..1 after reranking.
+    """
+
+    id: str
+    text: str
+    doc_id: str = ""
+    source: str = ""
+    title: str = ""
+    start: int = 0  # offsets of ``text`` in its source document
+    end: int = 0
+    score: float = 0.0
+    scores: dict[str, float] = field(default_factory=dict)
+    # Sentences as (start, end) offsets into ``text`` and their scores, filled by the reranker.
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+    sentence_scores: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Passage:
+    """A passage in the final context: maybe only some of its sentences (``spans``, in source offsets)."""
+
+    id: str
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    score: float
+    spans: list[tuple[int, int]]
+    tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Drop:
+    id: str
+    reason: str
+
+
+@dataclass
+class StageTrace:
+    name: str
+    n_in: int
+    n_out: int
+    tokens_in: int
+    tokens_out: int
+    ms: float
+    dropped: list[Drop] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Trace:
+    stages: list[StageTrace] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Context:
+    question: str
+    passages: list[Passage]
+    tokens: int
+    trace: Trace
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.passages)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "tokens": self.tokens,
+                "passages": [p.to_dict() for p in self.passages], "trace": self.trace.to_dict()}

@@ -1,7 +1,7 @@
 """Chroma, the one source of truth: embedded PersistentClient, or HttpClient for a `chroma run` server."""
 from __future__ import annotations
 
-import hashlib
+import uuid
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +101,13 @@ class Store:
                 f"no collection {settings.collection!r} in {self.where}: run `rag ingest PATH` first"
             )
 
+        # Sentence vectors live in a sibling collection: chunk-level search finds the passage,
+        # sentence-level vectors let the reranker and the pruner judge its parts without re-encoding.
+        self.sentences = self.client.get_or_create_collection(
+            f"{settings.collection}-sentences", embedding_function=None,
+            metadata={"hnsw:space": "cosine", **want},
+        )
+
     # ---- reading -----------------------------------------------------------------------
     def count(self) -> int:
         return self.collection.count()
@@ -132,13 +139,19 @@ class Store:
         out.sort(key=lambda c: c.id)
         return out
 
-    def fingerprint(self) -> str:
-        """Changes whenever the set of chunk ids changes (ids are content-derived)."""
-        h = hashlib.sha256()
-        for got in self._pages([]):
-            for cid in sorted(got["ids"]):
-                h.update(cid.encode())
-        return f"{self.count()}:{h.hexdigest()[:16]}"
+    def version(self) -> str:
+        """A token that every ingest changes (before and after it writes): cheap staleness checks.
+
+        Read from the server each time, so that another process's ingest is seen too.
+        """
+        meta = self.client.get_collection(self.settings.collection, embedding_function=None).metadata or {}
+        return f"{meta.get(META_PREFIX + 'version', '')}:{self.count()}"
+
+    def bump_version(self) -> None:
+        meta = dict(self.collection.metadata or {})
+        meta[META_PREFIX + "version"] = uuid.uuid4().hex
+        meta.pop("hnsw:space", None)
+        self.collection.modify(metadata=meta)
 
     def query(self, embedding: np.ndarray, k: int, where: dict | None = None) -> list[tuple[StoredChunk, float]]:
         n = self.count()
@@ -154,6 +167,32 @@ class Store:
                                             res["distances"][0], strict=True)
         ]
 
+    def query_sentences(self, embedding: np.ndarray, k: int,
+                        where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine of its best sentence) for the ``k`` nearest sentences."""
+        n = self.sentences.count()
+        if n == 0:
+            return []
+        res = self.sentences.query(query_embeddings=[embedding.tolist()], n_results=min(k, n), where=where,
+                                   include=["metadatas", "distances"])
+        return [(str(m["chunk_id"]), 1.0 - float(d)) for m, d in zip(res["metadatas"][0], res["distances"][0],
+                                                                    strict=True)]
+
+    def sentence_vectors(self, chunk_ids: list[str]) -> dict[str, tuple[list[tuple[int, int]], np.ndarray]]:
+        """For each chunk: its sentence spans (offsets into the chunk text) and their unit vectors."""
+        if not chunk_ids:
+            return {}
+        got = self.sentences.get(where={"chunk_id": {"$in": list(chunk_ids)}}, include=["metadatas", "embeddings"])
+        rows: dict[str, list[tuple[int, int, int, np.ndarray]]] = {}
+        for meta, emb in zip(got["metadatas"], got["embeddings"], strict=True):
+            rows.setdefault(str(meta["chunk_id"]), []).append(
+                (int(meta["i"]), int(meta["s"]), int(meta["e"]), emb))
+        out = {}
+        for cid, items in rows.items():
+            items.sort(key=lambda r: r[0])
+            out[cid] = ([(s, e) for _, s, e, _ in items], np.asarray([r[3] for r in items], dtype=np.float32))
+        return out
+
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}
@@ -161,7 +200,19 @@ class Store:
         return {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     # ---- writing -----------------------------------------------------------------------
-    def upsert(self, chunks: list[Chunk], embeddings: np.ndarray, extra: list[dict[str, Any]]) -> None:
+    def upsert(self, chunks: list[Chunk], embeddings: np.ndarray, extra: list[dict[str, Any]],
+               sentences: list[list[tuple[int, int]]], sentence_embeddings: np.ndarray) -> None:
+        """Write chunks with their sentence vectors; sentences first, so a stored chunk has them all."""
+        ids, metas, row = [], [], 0
+        for c, spans in zip(chunks, sentences, strict=True):
+            for i, (s, e) in enumerate(spans):
+                ids.append(f"{c.id}:{i}")
+                metas.append({"chunk_id": c.id, "doc_id": c.doc_id, "source": c.source, "i": i, "s": s, "e": e})
+                row += 1
+        if row != len(sentence_embeddings):
+            raise ValueError("one sentence vector per sentence span is required")
+        if ids:
+            self.sentences.upsert(ids=ids, embeddings=sentence_embeddings.tolist(), metadatas=metas)
         self.collection.upsert(ids=[c.id for c in chunks], embeddings=embeddings.tolist(),
                                documents=[c.text for c in chunks], metadatas=_metas(chunks, extra))
 
@@ -172,8 +223,30 @@ class Store:
             self.collection.update(ids=[c.id for c in part], metadatas=_metas(part, extra[i:i + 2000]))
 
     def delete(self, ids: list[str]) -> None:
-        for i in range(0, len(ids), 5000):
-            self.collection.delete(ids=ids[i:i + 5000])
+        """Delete chunks; their sentences go first so no sentence outlives its chunk unnoticed."""
+        for i in range(0, len(ids), 1000):
+            part = ids[i:i + 1000]
+            self.sentences.delete(where={"chunk_id": {"$in": part}})
+            self.collection.delete(ids=part)
+
+    def sweep_sentences(self) -> int:
+        """Delete sentence rows whose chunk is gone (left by a run killed between two writes)."""
+        expected = sum(int(m.get("sentences", 0)) for got in self._pages(["metadatas"]) for m in got["metadatas"])
+        if expected == self.sentences.count():
+            return 0
+        chunk_ids = {cid for got in self._pages([]) for cid in got["ids"]}
+        orphans: list[str] = []
+        offset = 0
+        while True:
+            got = self.sentences.get(include=["metadatas"], limit=5000, offset=offset)
+            if not got["ids"]:
+                break
+            orphans += [sid for sid, m in zip(got["ids"], got["metadatas"], strict=True)
+                        if m["chunk_id"] not in chunk_ids]
+            offset += len(got["ids"])
+        for i in range(0, len(orphans), 5000):
+            self.sentences.delete(ids=orphans[i:i + 5000])
+        return len(orphans)
 
     def set_chunking(self, params: dict[str, Any]) -> None:
         meta = dict(self.collection.metadata or {})

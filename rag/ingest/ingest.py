@@ -22,6 +22,7 @@ from rag.index.store import SourceState, Store
 from rag.ingest.loaders import LoadError, discover, load_file
 from rag.ingest.split import Splitter, embed_text
 from rag.settings import Settings
+from rag.text import sentence_spans
 from rag.types import Chunk, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
 
     with store.writer():
         store.set_chunking(params)
+        store.bump_version()  # readers rebuild derived indexes even if this run is killed half way
         states = store.source_states()
         planned: list[_Planned] = []
         stale: list[str] = []
@@ -93,7 +95,8 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
             keep = [c for c in chunks if c.id in have]
             report.unchanged += len(keep)
             if keep:  # same text, same id: only the file's fingerprint is new, so no embedding
-                store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks)}] * len(keep))
+                store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
+                                      "sentences": len(sentence_spans(c.text))} for c in keep])
             planned.extend(_Planned(c, fp, len(chunks), bool(have)) for c in chunks if c.id not in have)
 
         # Files gone from a folder that was ingested (or named files that no longer exist).
@@ -108,6 +111,9 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
         if stale:
             store.delete(stale)
             report.removed = len(stale)
+        store.sweep_sentences()
+        if planned or stale:
+            store.bump_version()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -122,9 +128,14 @@ def _write(planned: list[_Planned], report: IngestReport, *, settings: Settings,
     step = settings.write_batch
     for i in range(0, len(planned), step):
         batch = planned[i:i + step]
-        vectors = embedder.encode([embed_text(p.chunk.title, p.chunk.text) for p in batch])
-        store.upsert([p.chunk for p in batch], vectors,
-                     [{"fingerprint": p.fingerprint, "file_chunks": p.file_chunks} for p in batch])
+        spans = [sentence_spans(p.chunk.text) for p in batch]
+        texts = [embed_text(p.chunk.title, p.chunk.text) for p in batch]
+        texts += [p.chunk.text[s:e] for p, sp in zip(batch, spans, strict=True) for s, e in sp]
+        vectors = embedder.encode(texts)
+        store.upsert([p.chunk for p in batch], vectors[:len(batch)],
+                     [{"fingerprint": p.fingerprint, "file_chunks": p.file_chunks, "sentences": len(sp)}
+                      for p, sp in zip(batch, spans, strict=True)],
+                     spans, vectors[len(batch):])
         report.embedded += len(batch)
         for p in batch:
             if p.update:

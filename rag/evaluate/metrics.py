@@ -1,0 +1,48 @@
+"""Context and retrieval metrics. Ranking metrics go through ranx (a standard evaluator)."""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+
+def answer_kept(context: str, answers: Sequence[str]) -> bool:
+    """Does the context still contain a gold answer string (exact, as SQuAD spans are)?"""
+    return any(a and a in context for a in answers)
+
+
+def support_recall(context: str, support: Sequence[str]) -> float:
+    """Share of the supporting sentences that survive whole in the context."""
+    if not support:
+        return 1.0
+    return sum(1 for s in support if s in context) / len(support)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def doc_run(ranked: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Chunk scores to document scores (max over a document's chunks), for per-document metrics."""
+    out: dict[str, float] = {}
+    for doc_id, score in ranked:
+        if doc_id not in out or score > out[doc_id]:
+            out[doc_id] = score
+    return out
+
+
+def ranking_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]],
+                    metrics: Sequence[str] = ("ndcg@10", "recall@10", "recall@50", "mrr@10")) -> dict[str, float]:
+    from ranx import Qrels, Run, evaluate
+
+    run = {q: (r if r else {"__none__": 0.0}) for q, r in run.items()}
+    scores = evaluate(Qrels(qrels), Run(run), list(metrics), make_comparable=True)
+    return {m: float(scores[m]) for m in metrics}

@@ -1,0 +1,286 @@
+"""Pruning: from ranked, calibrated candidates to the few passages (or sentences) that matter.
+
+Steps, in order, each a toggle and each recording what it dropped and why:
+threshold -> relative / adaptive cut -> de-duplication or MMR -> sentence pruning -> token budget ->
+maximum passages. No step ever empties the context unless ``allow_empty`` is set, and the context is
+never longer than its input: pruning only removes text.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.types import Candidate, Drop, Passage, StageTrace
+
+Count = Callable[[str], int]
+
+
+@dataclass
+class PruneConfig:
+    min_score: float | None = 0.02
+    relative_cut: float | None = None
+    adaptive_cut: bool = True
+    adaptive_min_gap: float = 0.25
+    adaptive_window: int = 8
+    dedup_threshold: float | None = 0.95
+    mmr_lambda: float | None = None
+    sentence_prune: bool = True
+    sentence_min_score: float = 0.05
+    sentence_neighbors: int = 0
+    token_budget: int | None = 130
+    max_passages: int | None = 8
+    allow_empty: bool = False
+
+
+@dataclass
+class Item:
+    cand: Candidate
+    keep: list[int]  # indices into cand.sentences, in order
+    vector: np.ndarray | None = None
+    unit_scores: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return self.cand.score
+
+    def runs(self) -> list[tuple[int, int]]:
+        """Contiguous runs of kept sentences as character spans of the candidate text."""
+        if not self.cand.sentences:
+            return [(0, len(self.cand.text))] if self.keep else []
+        out: list[tuple[int, int]] = []
+        prev = -2
+        for i in self.keep:
+            s, e = self.cand.sentences[i]
+            if out and i == prev + 1:
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+            prev = i
+        return out
+
+    def text(self) -> str:
+        return " ".join(self.cand.text[s:e] for s, e in self.runs())
+
+
+class Pruner:
+    def __init__(self, config: PruneConfig, count: Count) -> None:
+        self.cfg = config
+        self._count = count
+        self._cache: dict[str, int] = {}
+
+    def count(self, text: str) -> int:
+        n = self._cache.get(text)
+        if n is None:
+            n = self._cache[text] = self._count(text)
+        return n
+
+    def tokens(self, items: list[Item]) -> int:
+        return self.count("\n\n".join(i.text() for i in items if i.keep))
+
+    # ------------------------------------------------------------------------------------
+    def run(self, candidates: list[Candidate], vectors: dict[str, np.ndarray] | None = None
+            ) -> tuple[list[Passage], list[StageTrace]]:
+        vectors = vectors or {}
+        items = [Item(c, list(range(len(c.sentences))) if c.sentences else [0], vectors.get(c.id))
+                 for c in sorted(candidates, key=lambda c: -c.score)]
+        steps: list[tuple[str, Callable[[list[Item]], tuple[list[Item], list[Drop], str]]]] = []
+        cfg = self.cfg
+        if cfg.min_score is not None:
+            steps.append(("threshold", self.threshold))
+        if cfg.relative_cut is not None or cfg.adaptive_cut:
+            steps.append(("cutoff", self.cutoff))
+        if cfg.dedup_threshold is not None or cfg.mmr_lambda is not None:
+            steps.append(("dedup", self.dedup))
+        if cfg.sentence_prune:
+            steps.append(("sentences", self.sentences))
+        if cfg.token_budget is not None:
+            steps.append(("budget", self.budget))
+        if cfg.max_passages is not None:
+            steps.append(("max_passages", self.max_passages))
+        traces = []
+        for name, step in steps:
+            t0 = time.perf_counter()
+            before, tok_in = len(items), self.tokens(items)
+            items, dropped, note = step(items)
+            items = [i for i in items if i.keep]
+            traces.append(StageTrace(name, before, len(items), tok_in, self.tokens(items),
+                                     round((time.perf_counter() - t0) * 1000, 2), dropped, note))
+        return [self._passage(i) for i in items], traces
+
+    def _passage(self, item: Item) -> Passage:
+        c = item.cand
+        text = item.text()
+        return Passage(id=c.id, doc_id=c.doc_id, source=c.source, title=c.title, text=text,
+                       score=round(c.score, 4), spans=[(c.start + s, c.start + e) for s, e in item.runs()],
+                       tokens=self.count(text))
+
+    def _floor(self, items: list[Item], kept: list[Item], note: str) -> tuple[list[Item], str]:
+        """Never empty unless allowed: the best item survives every cut."""
+        if kept or not items or self.cfg.allow_empty:
+            return kept, note
+        return [items[0]], (note + "; " if note else "") + "kept the best passage although it failed the cut"
+
+    # ---- steps --------------------------------------------------------------------------
+    def threshold(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+        t = self.cfg.min_score or 0.0
+        kept = [i for i in items if i.score >= t]
+        kept, note = self._floor(items, kept, "")
+        dropped = [Drop(i.cand.id, f"score {i.score:.3f} < min_score {t}") for i in items if i not in kept]
+        return kept, dropped, note
+
+    def cutoff(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+        if not items:
+            return items, [], ""
+        best = items[0].score
+        dropped: list[Drop] = []
+        kept = items
+        notes = []
+        if self.cfg.relative_cut is not None:
+            limit = self.cfg.relative_cut * best
+            dropped += [Drop(i.cand.id, f"score {i.score:.3f} < {self.cfg.relative_cut} x best {best:.3f}")
+                        for i in kept if i.score < limit]
+            kept = [i for i in kept if i.score >= limit]
+        if self.cfg.adaptive_cut and len(kept) > 1:
+            window = kept[:self.cfg.adaptive_window]
+            gaps = [window[j].score - window[j + 1].score for j in range(len(window) - 1)]
+            j = int(np.argmax(gaps))
+            if gaps[j] >= self.cfg.adaptive_min_gap:
+                cut = window[j + 1].score
+                notes.append(f"largest gap {gaps[j]:.3f} after rank {j + 1}")
+                dropped += [Drop(i.cand.id, f"below the largest score gap (score {i.score:.3f} <= {cut:.3f})")
+                            for i in kept[j + 1:]]
+                kept = kept[:j + 1]
+        kept, note = self._floor(items, kept, "; ".join(notes))
+        return kept, [d for d in dropped if d.id not in {i.cand.id for i in kept}], note
+
+    def dedup(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+        kept: list[Item] = []
+        dropped: list[Drop] = []
+        tau = self.cfg.dedup_threshold
+        if self.cfg.mmr_lambda is not None:
+            items = self._mmr(items)
+        for it in items:
+            dup = None
+            if tau is not None:
+                for k in kept:
+                    if it.vector is not None and k.vector is not None and float(it.vector @ k.vector) >= tau:
+                        dup = k
+                        break
+                    if it.cand.text.strip() == k.cand.text.strip():
+                        dup = k
+                        break
+            if dup is None:
+                kept.append(it)
+            else:
+                sim = float(it.vector @ dup.vector) if it.vector is not None and dup.vector is not None else 1.0
+                dropped.append(Drop(it.cand.id, f"near-duplicate of {dup.cand.id} (cosine {sim:.3f} >= {tau})"))
+        return kept, dropped, "mmr order" if self.cfg.mmr_lambda is not None else ""
+
+    def _mmr(self, items: list[Item]) -> list[Item]:
+        lam = float(self.cfg.mmr_lambda or 0.0)
+        rest, order = list(items), []
+        while rest:
+            def value(it: Item) -> float:
+                if not order or it.vector is None:
+                    return it.score
+                sim = max(float(it.vector @ o.vector) for o in order if o.vector is not None) if any(
+                    o.vector is not None for o in order) else 0.0
+                return lam * it.score - (1 - lam) * sim
+            nxt = max(rest, key=value)
+            order.append(nxt)
+            rest.remove(nxt)
+        return order
+
+    def sentences(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+        t = self.cfg.sentence_min_score
+        n = self.cfg.sentence_neighbors
+        dropped: list[Drop] = []
+        kept_items: list[Item] = []
+        dropped_sentences = 0
+        best_item, best_idx, best_score = None, -1, -1.0
+        for it in items:
+            scores = it.cand.sentence_scores
+            if not scores:
+                kept_items.append(it)
+                continue
+            for i, s in enumerate(scores):
+                if s > best_score:
+                    best_item, best_idx, best_score = it, i, s
+            chosen = {i for i, s in enumerate(scores) if s >= t}
+            for i in list(chosen):
+                chosen.update(j for j in range(i - n, i + n + 1) if 0 <= j < len(scores))
+            dropped_sentences += len(scores) - len(chosen)
+            it.keep = sorted(chosen)
+            it.unit_scores = {i: scores[i] for i in it.keep}
+            if it.keep:
+                kept_items.append(it)
+            else:
+                dropped.append(Drop(it.cand.id, f"no sentence scored >= {t} (best {max(scores):.3f})"))
+        if not kept_items and best_item is not None and not self.cfg.allow_empty:
+            best_item.keep = [best_idx]
+            best_item.unit_scores = {best_idx: best_score}
+            kept_items = [best_item]
+            dropped = [d for d in dropped if d.id != best_item.cand.id]
+            return kept_items, dropped, "kept the best sentence although every sentence failed the cut"
+        return kept_items, dropped, f"{dropped_sentences} sentence(s) removed"
+
+    def budget(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+        budget = int(self.cfg.token_budget or 0)
+        if self.tokens(items) <= budget:
+            return items, [], ""
+        # Units: single sentences ranked by their own score once sentences were scored, else whole
+        # passages; a whole passage that does not fit is offered again sentence by sentence.
+        units: list[tuple[float, int, Item, list[int]]] = []
+        for rank, it in enumerate(items):
+            if it.unit_scores:
+                units += [(sc, rank, it, [i]) for i, sc in it.unit_scores.items()]
+            else:
+                units.append((it.score, rank, it, list(it.keep)))
+                sc = it.cand.sentence_scores or [it.score] * len(it.cand.sentences)
+                units += [(it.score * (1 - 1e-6) * (0.5 + 0.5 * sc[i]), rank, it, [i])
+                          for i in it.keep if len(it.keep) > 1 and i < len(sc)]
+        units.sort(key=lambda u: (-u[0], u[1]))
+        full = {id(it): list(it.keep) for it in items}
+        for it in items:
+            it.keep = []
+        for _, _, it, idx in units:
+            if all(i in it.keep for i in idx):
+                continue
+            before = list(it.keep)
+            it.keep = sorted(set(it.keep) | set(idx))
+            if self.tokens(items) > budget:
+                it.keep = before
+        kept = [it for it in items if it.keep]
+        note = ""
+        if not kept and items and not self.cfg.allow_empty:
+            items[0].keep = full[id(items[0])]
+            kept, note = [self._truncate(items[0], budget)], f"best sentence cut to the {budget}-token budget"
+        dropped = [Drop(it.cand.id, f"did not fit the {budget}-token budget") for it in items if not it.keep]
+        return kept, dropped, note
+
+    def _truncate(self, item: Item, budget: int) -> Item:
+        """Budget smaller than any sentence: keep the head of the best sentence that fits."""
+        c = item.cand
+        scores = c.sentence_scores or [0.0]
+        i = int(np.argmax(scores)) if c.sentences else 0
+        s, e = c.sentences[i] if c.sentences else (0, len(c.text))
+        lo, hi = s, e
+        while lo < hi:  # longest prefix within budget
+            mid = (lo + hi + 1) // 2
+            if self.count(c.text[s:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        lo = s + len(c.text[s:lo].rstrip())
+        cut = Candidate(**{**c.__dict__, "sentences": [(s, lo)], "sentence_scores": [scores[i]]})
+        return Item(cut, [0] if lo > s else [], item.vector)
+
+    def max_passages(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+        n = int(self.cfg.max_passages or 0)
+        if len(items) <= n:
+            return items, [], ""
+        kept = items[:max(n, 0 if self.cfg.allow_empty else 1)]
+        return kept, [Drop(i.cand.id, f"beyond max_passages={n}") for i in items[len(kept):]], ""

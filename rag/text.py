@@ -1,0 +1,75 @@
+"""Text units shared by ingest and retrieval: sentences with offsets, and lexical terms."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_ABBREV = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "fig", "al", "approx",
+           "u.s", "u.k", "inc", "ltd", "jr", "sr", "cf", "ca", "vol", "jan", "feb", "mar", "apr", "jun",
+           "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before white space,
+# or at a blank line / a line that starts a Markdown header or list item.
+_END = re.compile(r"""[.!?]["')\]]*(?=\s)|\n\s*\n|\n(?=\s*(?:#{1,6}\s|[-*+]\s|\d+[.)]\s))""")
+_WORD = re.compile(r"\w\w+", re.UNICODE)
+
+# Small English stop list: only words that carry no topic at all.
+STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have he her
+his how i if in into is it its may might more most my no not of on or our she should so such than that the
+their them then there these they this those to was we were what when where which while who whom whose why
+will with would you your about after also any before between both each few further here just only other
+over same some through under until very""".split())
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, white space trimmed; offsets index ``text`` itself."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in _END.finditer(text):
+        end = m.end()
+        if m.group(0).startswith(".") and _is_abbreviation(text, m.start()):
+            continue
+        _add(text, pos, end, spans)
+        pos = end
+    _add(text, pos, len(text), spans)
+    return spans
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    start = dot
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
+        start -= 1
+    word = text[start:dot].lower()
+    if word in _ABBREV or (len(word) == 1 and word.isalpha()):
+        return True
+    nxt = text[dot + 1:dot + 3].strip()
+    return bool(nxt) and nxt[0].islower()  # "approx. ten", a lower-case start is no new sentence
+
+
+def _add(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return
+    s = start + piece.index(stripped[0])
+    spans.append((s, s + len(stripped)))
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english")
+    except ImportError:  # stemming is an improvement, not a requirement
+        return None
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    st = _stemmer()
+    return st.stemWord(word) if st is not None else word
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed content words: the lexical view of a text (index and query alike)."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]

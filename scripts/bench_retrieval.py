@@ -1,0 +1,120 @@
+"""Retrieval, lean-context and latency figures on the shared data (see BENCHMARKS.md).
+
+    .venv/bin/python scripts/bench_retrieval.py --scifact-store DIR --squad-store DIR [--only scifact,squad,hotpot]
+
+Stores are built once with `rag ingest` (SciFact corpus.jsonl, SQuAD paragraph-retrieval corpus.jsonl).
+Test questions only: SciFact qrels/test.tsv, the first 300 SQuAD questions after random.Random(7).shuffle,
+all 100 HotpotQA questions, each over its own 10 paragraphs.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from rag import Pipeline, Settings
+from rag.evaluate.datasets import beir, hotpotqa, squad_split
+from rag.evaluate.metrics import answer_kept, doc_run, median, percentile, ranking_metrics, support_recall
+from rag.tokens import count_tokens
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+FIRST_STAGE = {
+    "bm25": dict(dense=False, sentence_search=False, lexical=True, reranker="none"),
+    "dense": dict(dense=True, sentence_search=False, lexical=False, reranker="none"),
+    "hybrid (rrf bm25+dense)": dict(dense=True, sentence_search=False, lexical=True, reranker="none"),
+    "hybrid+sentences": dict(dense=True, sentence_search=True, lexical=True, reranker="none"),
+    "hybrid+rerank": dict(reranker="embedding"),
+}
+NO_PRUNE = dict(min_score=None, adaptive_cut=False, relative_cut=None, dedup_threshold=None, sentence_prune=False,
+                token_budget=None, max_passages=None)
+
+
+def bench_scifact(store: str, limit: int | None) -> None:
+    qs = beir(DATA / "scifact", "test")[:limit]
+    p = Pipeline(Settings(store_path=store))
+    p.search(qs[0].text, k=10)  # load models and the lexical index before timing
+    qrels = {q.id: q.relevant for q in qs}
+    print(f"\nSciFact test ({len(qs)} queries)")
+    print(f"{'configuration':<28}{'nDCG@10':>9}{'R@10':>8}{'R@50':>8}{'MRR@10':>8}")
+    for name, cfg in FIRST_STAGE.items():
+        run = {q.id: doc_run([(c.doc_id, c.score) for c in p.search(q.text, k=100, **cfg)]) for q in qs}
+        m = ranking_metrics(qrels, run)
+        print(f"{name:<28}{m['ndcg@10']:>9.3f}{m['recall@10']:>8.3f}{m['recall@50']:>8.3f}{m['mrr@10']:>8.3f}")
+    times, forward, run, tokens = [], [], {}, []
+    for q in qs:
+        t0 = time.perf_counter()
+        ctx = p.retrieve(q.text)
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        p.embedder.encode([q.text])
+        forward.append(time.perf_counter() - t0)
+        run[q.id] = doc_run([(x.doc_id, x.score) for x in ctx.passages])
+        tokens.append(ctx.tokens)
+    m = ranking_metrics(qrels, run)
+    print(f"{'hybrid+rerank+prune':<28}{m['ndcg@10']:>9.3f}{m['recall@10']:>8.3f}{m['recall@50']:>8.3f}"
+          f"{m['mrr@10']:>8.3f}   (pruned context: median {median(tokens):.0f} tokens)")
+    print(f"latency retrieve+rerank+prune: median {1000 * median(times):.0f} ms, p90 {1000 * percentile(times, .9):.0f} ms;"
+          f" model forward passes alone: median {1000 * median(forward):.1f} ms;"
+          f" ratio {median(times) / median(forward):.1f}x")
+
+
+def bench_squad(store: str, limit: int | None) -> None:
+    _, test = squad_split(DATA / "squad-v1.1-dev" / "dev-v1.1.json")
+    test = test[:limit]
+    p = Pipeline(Settings(store_path=store))
+    rows = {"naive dense top-5 (no rerank, no prune)": [], "naive dense top-1": [], "leanrag (defaults)": []}
+    for q in test:
+        top = p.search(q.text, k=5, dense=True, sentence_search=False, lexical=False, reranker="none")
+        for name, n in (("naive dense top-5 (no rerank, no prune)", 5), ("naive dense top-1", 1)):
+            text = "\n\n".join(c.text for c in top[:n])
+            rows[name].append((answer_kept(text, q.answers), count_tokens(text)))
+        ctx = p.retrieve(q.text)
+        rows["leanrag (defaults)"].append((answer_kept(ctx.text, q.answers), ctx.tokens))
+    print(f"\nSQuAD v1.1 dev, gold answer still in the context ({len(test)} test questions)")
+    print(f"{'configuration':<42}{'kept':>8}{'median tok':>12}{'p90 tok':>9}")
+    for name, r in rows.items():
+        kept = 100 * sum(k for k, _ in r) / len(r)
+        toks = [t for _, t in r]
+        print(f"{name:<42}{kept:>7.1f}%{median(toks):>12.0f}{percentile(toks, .9):>9.0f}")
+    base = median([t for _, t in rows["naive dense top-5 (no rerank, no prune)"]])
+    print(f"leanrag median tokens / naive top-5: {median([t for _, t in rows['leanrag (defaults)']]) / base:.2f}")
+
+
+def bench_hotpot(limit: int | None, overrides: dict) -> None:
+    qs = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:limit]
+    p = Pipeline(Settings())
+    all10, ours = [], []
+    for q in qs:
+        text = "\n\n".join(x["text"] for x in q.passages)
+        all10.append((support_recall(text, q.support), count_tokens(text)))
+        ctx = p.retrieve(q.text, passages=q.passages, **overrides)
+        ours.append((support_recall(ctx.text, q.support), ctx.tokens))
+    print(f"\nHotpotQA distractor ({len(qs)} questions, 10 paragraphs each): supporting sentences kept")
+    print(f"{'configuration':<42}{'recall':>8}{'median tok':>12}{'p90 tok':>9}")
+    for name, r in (("all 10 paragraphs", all10), ("leanrag", ours)):
+        rec = 100 * sum(x for x, _ in r) / len(r)
+        toks = [t for _, t in r]
+        print(f"{name:<42}{rec:>7.1f}%{median(toks):>12.0f}{percentile(toks, .9):>9.0f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scifact-store")
+    ap.add_argument("--squad-store")
+    ap.add_argument("--only", default="scifact,squad,hotpot")
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--hotpot-budget", type=int, help="token budget for HotpotQA (default: the settings')")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    if "scifact" in only and args.scifact_store:
+        bench_scifact(args.scifact_store, args.limit)
+    if "squad" in only and args.squad_store:
+        bench_squad(args.squad_store, args.limit)
+    if "hotpot" in only:
+        bench_hotpot(args.limit, {"token_budget": args.hotpot_budget} if args.hotpot_budget else {})
+
+
+if __name__ == "__main__":
+    main()

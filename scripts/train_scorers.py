@@ -1,0 +1,106 @@
+"""Learn the embedding reranker's and the sentence pruner's logistic weights, on training questions only.
+
+    .venv/bin/python scripts/train_scorers.py --scifact-store DIR --squad-store DIR
+
+Passage model: SciFact ``qrels/train.tsv`` and SQuAD dev questions outside the 300 test questions
+(label: the candidate's document is relevant). Sentence model: those SQuAD questions (label: the
+sentence contains a gold answer). Test questions are never read. Writes rag/retrieve/weights.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from rag import Pipeline, Settings
+from rag.evaluate.datasets import beir, squad_split
+from rag.pipeline import _fusion_config, _idf_of
+from rag.retrieve.candidates import first_stage
+from rag.retrieve.features import (
+    PASSAGE_FEATURES,
+    SENTENCE_FEATURES,
+    WEIGHTS_FILE,
+    Logistic,
+    passage_features,
+    query_terms,
+    sentence_features,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def collect(pipeline: Pipeline, questions, *, with_sentences: bool):  # noqa: ANN001, ANN201
+    s = pipeline.settings
+    store = pipeline.store()
+    lexical = pipeline._lexical(s)
+    idf = _idf_of(lexical)
+    rows = []
+    for q in questions:
+        qvec = pipeline.embedder.encode([q.text])[0]
+        cands = first_stage(q.text, qvec, store, lexical, _fusion_config(s))
+        if not cands:
+            continue
+        ev = pipeline._evidence_stored(cands, store)
+        qt = query_terms(q.text, idf)
+        x = passage_features(qvec, qt, [c.title for c in cands], [c.text for c in cands], [ev[c.id] for c in cands])
+        y = np.array([1 if c.doc_id in q.relevant else 0 for c in cands])
+        rows.append((q, cands, ev, qvec, qt, x, y))
+    return rows
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, names: tuple[str, ...]) -> dict:
+    scaler = StandardScaler().fit(x)
+    scale = np.where(scaler.scale_ > 1e-9, scaler.scale_, 1.0)
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit((x - scaler.mean_) / scale, y, sample_weight=w)
+    return {"features": list(names), "mean": scaler.mean_.round(6).tolist(), "scale": scale.round(6).tolist(),
+            "coef": lr.coef_[0].round(6).tolist(), "intercept": round(float(lr.intercept_[0]), 6)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scifact-store", required=True)
+    ap.add_argument("--squad-store", required=True)
+    ap.add_argument("--scifact-n", type=int, default=809)
+    ap.add_argument("--squad-n", type=int, default=800)
+    args = ap.parse_args()
+
+    sci_q = beir(DATA / "scifact", "train")[:args.scifact_n]
+    squad_train, _ = squad_split(DATA / "squad-v1.1-dev" / "dev-v1.1.json")
+    squad_q = random.Random(1).sample(squad_train, args.squad_n)
+    sci = collect(Pipeline(Settings(store_path=args.scifact_store)), sci_q, with_sentences=False)
+    sq = collect(Pipeline(Settings(store_path=args.squad_store)), squad_q, with_sentences=True)
+
+    xs, ys, ws = [], [], []
+    for rows in (sci, sq):  # each dataset weighs the same in total
+        x = np.concatenate([r[5] for r in rows])
+        y = np.concatenate([r[6] for r in rows])
+        xs.append(x), ys.append(y), ws.append(np.full(len(y), 1.0 / len(y)))
+    x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
+    passage = fit(x, y, w * len(y), PASSAGE_FEATURES)
+    pmodel = Logistic(PASSAGE_FEATURES, passage["mean"], passage["scale"], passage["coef"], passage["intercept"])
+
+    sx, sy = [], []
+    for q, cands, ev, qvec, qt, x, _ in sq:
+        p = pmodel(x)
+        for i in np.argsort(-p)[:10]:
+            c = cands[i]
+            e = ev[c.id]
+            f = sentence_features(qvec, qt, c.title, c.text, e, float(p[i]))
+            sx.append(f)
+            sy += [1 if any(a in c.text[s:t] for a in q.answers) else 0 for s, t in e.spans]
+    sentence = fit(np.concatenate(sx), np.array(sy), None, SENTENCE_FEATURES)
+    out = {"passage": passage, "sentence": sentence,
+           "trained_on": {"scifact_train_queries": len(sci), "squad_nontest_questions": len(sq),
+                          "passage_rows": int(len(y)), "sentence_rows": len(sy)}}
+    WEIGHTS_FILE.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

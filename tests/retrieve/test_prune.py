@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.retrieve.prune import PruneConfig, Pruner
+from rag.text import sentence_spans
+from rag.types import Candidate
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def cand(cid: str, score: float, text: str, sentence_scores: list[float] | None = None) -> Candidate:
+    spans = sentence_spans(text)
+    return Candidate(cid, text, doc_id=cid, source=f"{cid}.txt", start=100, end=100 + len(text), score=score,
+                     sentences=spans, sentence_scores=sentence_scores if sentence_scores is not None
+                     else [score] * len(spans))
+
+
+OFF = dict(min_score=None, adaptive_cut=False, dedup_threshold=None, sentence_prune=False, token_budget=None,
+           max_passages=None)
+
+
+def run(cands, vectors=None, **cfg):  # noqa: ANN001, ANN201
+    passages, trace = Pruner(PruneConfig(**{**OFF, **cfg}), words).run(cands, vectors)
+    return passages, {t.name: t for t in trace}
+
+
+def test_no_candidates_gives_an_empty_context_without_error() -> None:
+    passages, trace = run([], min_score=0.5, adaptive_cut=True, sentence_prune=True, token_budget=10)
+    assert passages == [] and all(t.n_out == 0 for t in trace.values())
+
+
+def test_threshold_drops_low_scores_with_reasons() -> None:
+    passages, trace = run([cand("a", 0.9, "Alpha one."), cand("b", 0.1, "Beta two.")], min_score=0.5)
+    assert [p.id for p in passages] == ["a"]
+    assert trace["threshold"].dropped[0].id == "b" and "< min_score 0.5" in trace["threshold"].dropped[0].reason
+
+
+def test_all_below_threshold_keeps_the_best_unless_empty_is_allowed() -> None:
+    cands = [cand("a", 0.2, "Alpha."), cand("b", 0.3, "Beta.")]
+    passages, trace = run(cands, min_score=0.9)
+    assert [p.id for p in passages] == ["b"] and "kept the best" in trace["threshold"].note
+    passages, _ = run([cand("a", 0.2, "Alpha."), cand("b", 0.3, "Beta.")], min_score=0.9, allow_empty=True)
+    assert passages == []
+
+
+def test_relative_and_adaptive_cuts() -> None:
+    cands = [cand("a", 0.95, "A."), cand("b", 0.9, "B."), cand("c", 0.3, "C."), cand("d", 0.25, "D.")]
+    passages, trace = run(cands, adaptive_cut=True, adaptive_min_gap=0.2)
+    assert [p.id for p in passages] == ["a", "b"] and "largest gap 0.600" in trace["cutoff"].note
+    passages, _ = run([cand("a", 0.95, "A."), cand("b", 0.9, "B."), cand("c", 0.3, "C.")], relative_cut=0.5)
+    assert [p.id for p in passages] == ["a", "b"]
+    # no gap large enough: nothing is cut
+    passages, _ = run([cand("a", 0.9, "A."), cand("b", 0.8, "B.")], adaptive_cut=True, adaptive_min_gap=0.5)
+    assert len(passages) == 2
+
+
+def test_ties_keep_input_order_and_are_not_cut() -> None:
+    cands = [cand("x", 0.5, "X."), cand("y", 0.5, "Y."), cand("z", 0.5, "Z.")]
+    passages, _ = run(cands, adaptive_cut=True, adaptive_min_gap=0.01, min_score=0.5)
+    assert [p.id for p in passages] == ["x", "y", "z"]
+
+
+def test_near_duplicates_and_identical_texts_are_removed() -> None:
+    v = np.array([1.0, 0.0]), np.array([0.999, 0.0447]), np.array([0.0, 1.0])
+    cands = [cand("a", 0.9, "Alpha text."), cand("b", 0.8, "Alpha text, reworded."), cand("c", 0.7, "Other."),
+             cand("d", 0.6, "Alpha text.")]
+    passages, trace = run(cands, {"a": v[0], "b": v[1], "c": v[2]}, dedup_threshold=0.95)
+    assert [p.id for p in passages] == ["a", "c"]
+    assert {d.id for d in trace["dedup"].dropped} == {"b", "d"}
+    assert "near-duplicate of a" in trace["dedup"].dropped[0].reason
+
+
+def test_mmr_reorders_away_from_redundancy() -> None:
+    v = {"a": np.array([1.0, 0.0]), "b": np.array([1.0, 0.0]), "c": np.array([0.0, 1.0])}
+    cands = [cand("a", 0.9, "A."), cand("b", 0.85, "B."), cand("c", 0.6, "C.")]
+    passages, _ = run(cands, v, mmr_lambda=0.5)
+    assert [p.id for p in passages] == ["a", "c", "b"]
+
+
+def test_sentence_pruning_keeps_offsets_and_neighbours() -> None:
+    text = "Zero is here. One answers it. Two is noise. Three is noise too."
+    c = cand("a", 0.9, text, [0.01, 0.9, 0.02, 0.01])
+    passages, trace = run([c], sentence_prune=True, sentence_min_score=0.5)
+    p = passages[0]
+    assert p.text == "One answers it."
+    (s, e), = p.spans
+    assert text[s - 100:e - 100] == "One answers it."  # source offsets: candidate start + sentence offsets
+    assert "3 sentence(s) removed" in trace["sentences"].note
+    passages, _ = run([cand("a", 0.9, text, [0.01, 0.9, 0.02, 0.01])], sentence_prune=True,
+                      sentence_min_score=0.5, sentence_neighbors=1)
+    assert passages[0].text == "Zero is here. One answers it. Two is noise."
+
+
+def test_passage_with_no_sentence_left_is_dropped_not_an_error() -> None:
+    cands = [cand("a", 0.9, "Good one. Also good.", [0.8, 0.7]), cand("b", 0.5, "Weak. Weaker.", [0.01, 0.02])]
+    passages, trace = run(cands, sentence_prune=True, sentence_min_score=0.5)
+    assert [p.id for p in passages] == ["a"]
+    assert "no sentence scored" in trace["sentences"].dropped[0].reason
+    # every sentence fails: the single best sentence survives, never an empty context
+    passages, trace = run([cand("b", 0.5, "Weak. Weaker.", [0.01, 0.02])], sentence_prune=True,
+                          sentence_min_score=0.5)
+    assert [p.text for p in passages] == ["Weaker."]
+
+
+def test_budget_packs_by_relevance_and_cuts_a_huge_passage_at_sentences() -> None:
+    huge = " ".join(f"Sentence {i} has five words." for i in range(40))
+    scores = [0.1] * 40
+    scores[7] = 0.9
+    scores[30] = 0.8
+    passages, trace = run([cand("h", 0.9, huge, scores)], token_budget=12)
+    assert passages and passages[0].tokens <= 12
+    assert passages[0].text == "Sentence 7 has five words. Sentence 30 has five words."
+    assert trace["budget"].tokens_out <= 12 < trace["budget"].tokens_in
+
+
+def test_budget_smaller_than_any_sentence_truncates_the_best_one() -> None:
+    c = cand("a", 0.9, "This single sentence is much longer than the budget allows.", [0.9])
+    passages, trace = run([c], token_budget=4)
+    assert passages[0].text == "This single sentence is" and passages[0].tokens == 4
+    assert "cut to the 4-token budget" in trace["budget"].note
+
+
+def test_context_is_never_longer_than_its_input() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        cands = [cand(f"c{i}", float(rng.random()), " ".join(f"Word{j} w{i}." for j in range(int(rng.integers(1, 9)))),
+                      None) for i in range(int(rng.integers(1, 8)))]
+        for c in cands:
+            c.sentence_scores = [float(x) for x in rng.random(len(c.sentences))]
+        total = words("\n\n".join(c.text for c in cands))
+        passages, trace = run(cands, min_score=0.3, adaptive_cut=True, dedup_threshold=0.9, sentence_prune=True,
+                              sentence_min_score=0.4, token_budget=int(rng.integers(1, 30)), max_passages=3)
+        out = words("\n\n".join(p.text for p in passages))
+        assert 0 < out <= total, trial
+        assert len(passages) <= 3
+        for t in trace.values():
+            assert t.tokens_out <= t.tokens_in and t.n_out <= t.n_in
+
+
+def test_max_passages() -> None:
+    passages, trace = run([cand(c, s, f"{c}.") for c, s in (("a", .9), ("b", .8), ("c", .7))], max_passages=2)
+    assert [p.id for p in passages] == ["a", "b"] and trace["max_passages"].dropped[0].reason == "beyond max_passages=2"
+
+
+@pytest.mark.parametrize("budget", [1, 2, 3])
+def test_tiny_budgets_never_crash(budget: int) -> None:
+    passages, _ = run([cand("a", 0.9, "Alpha beta gamma. Delta epsilon.")], token_budget=budget, sentence_prune=True,
+                      sentence_min_score=0.0)
+    assert passages and passages[0].tokens <= budget
