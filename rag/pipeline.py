@@ -25,8 +25,9 @@ from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.split import embed_text
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.features import Evidence, Idf
+from rag.retrieve.hop import second_hop
 from rag.retrieve.prune import PruneConfig, Pruner
-from rag.retrieve.rerank import Reranker, make_reranker, sentence_scores
+from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
 from rag.text import sentence_spans
 from rag.tokens import count_tokens
@@ -109,9 +110,8 @@ class Pipeline:
         trace = Trace()
         ranked, vectors, qvec, idf = self._ranked(question, s, where, passages, trace)
         t0 = time.perf_counter()
-        for c in ranked:
-            ev = vectors[c.id]
-            c.sentence_scores = sentence_scores(question, c, ev, qvec=qvec, idf=idf) if s.sentence_prune else []
+        if s.sentence_prune:
+            score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
         trace.stages[-1].ms = round(trace.stages[-1].ms + (time.perf_counter() - t0) * 1000, 2)
         count = self._counter(s)
         pruner = Pruner(_prune_config(s), count)
@@ -162,6 +162,14 @@ class Pipeline:
         ranked = sorted(candidates, key=lambda c: -c.score)
         trace.stages.append(StageTrace("rerank", len(candidates), len(ranked), tokens, tokens,
                                        round((time.perf_counter() - t0) * 1000, 2), note=reranker.name))
+        if s.hop:
+            t0 = time.perf_counter()
+            lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight)
+            ranked.sort(key=lambda c: -c.score)
+            trace.stages.append(StageTrace("hop", len(ranked), len(ranked), tokens, tokens,
+                                           round((time.perf_counter() - t0) * 1000, 2),
+                                           note=f"{len(lifted)} passage(s) lifted: "
+                                                + "; ".join(f"{d.id}: {d.reason}" for d in lifted)))
         return ranked, evidence, qvec, idf
 
     def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:

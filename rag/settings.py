@@ -68,10 +68,14 @@ class Settings(BaseSettings):
     reranker: Literal["embedding", "cross-encoder", "llm", "none"] = "embedding"
     cross_encoder_model: str = "cross-encoder/ms-marco-MiniLM-L6-v2"
 
+    hop: bool = Field(True, description="lift candidates whose title the question or a top passage names")
+    hop_anchors: int = Field(2, ge=1, le=10)
+    hop_weight: float = Field(0.9, ge=0, le=1)
+
     # --- prune (each step a toggle: None / False switches it off) -------------------------
     min_score: float | None = Field(0.02, ge=0, le=1, description="absolute calibrated threshold")
     relative_cut: float | None = Field(None, ge=0, le=1, description="drop below this share of the best")
-    adaptive_cut: bool = Field(True, description="cut at the largest score gap")
+    adaptive_cut: bool = Field(False, description="cut at the largest score gap")
     adaptive_min_gap: float = Field(0.25, ge=0, le=1)
     dedup_threshold: float | None = Field(0.95, ge=0, le=1, description="near-duplicate cosine")
     mmr_lambda: float | None = Field(None, ge=0, le=1)

@@ -82,18 +82,27 @@ def bench_squad(store: str, limit: int | None) -> None:
     print(f"leanrag median tokens / naive top-5: {median([t for _, t in rows['leanrag (defaults)']]) / base:.2f}")
 
 
-def bench_hotpot(limit: int | None, overrides: dict) -> None:
+MULTI_HOP = dict(token_budget=350, min_score=None, sentence_min_score=0.0)
+
+
+def bench_hotpot(limit: int | None, budget: int | None) -> None:
     qs = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:limit]
     p = Pipeline(Settings())
-    all10, ours = [], []
+    multi = {**MULTI_HOP, **({"token_budget": budget} if budget else {})}
+    rows: dict[str, list] = {"all 10 paragraphs": [], "leanrag defaults": [],
+                             f"leanrag multi-hop (budget {multi['token_budget']})": [],
+                             "  same without the title hop": []}
+    configs = [{}, multi, {**multi, "hop": False}]
     for q in qs:
         text = "\n\n".join(x["text"] for x in q.passages)
-        all10.append((support_recall(text, q.support), count_tokens(text)))
-        ctx = p.retrieve(q.text, passages=q.passages, **overrides)
-        ours.append((support_recall(ctx.text, q.support), ctx.tokens))
+        rows["all 10 paragraphs"].append((support_recall(text, q.support), count_tokens(text)))
+        for name, cfg in zip(list(rows)[1:], configs, strict=True):
+            ctx = p.retrieve(q.text, passages=q.passages, **cfg)
+            rows[name].append((support_recall(ctx.text, q.support), ctx.tokens))
     print(f"\nHotpotQA distractor ({len(qs)} questions, 10 paragraphs each): supporting sentences kept")
+    print(f"multi-hop profile: {multi}")
     print(f"{'configuration':<42}{'recall':>8}{'median tok':>12}{'p90 tok':>9}")
-    for name, r in (("all 10 paragraphs", all10), ("leanrag", ours)):
+    for name, r in rows.items():
         rec = 100 * sum(x for x, _ in r) / len(r)
         toks = [t for _, t in r]
         print(f"{name:<42}{rec:>7.1f}%{median(toks):>12.0f}{percentile(toks, .9):>9.0f}")
@@ -113,7 +122,7 @@ def main() -> None:
     if "squad" in only and args.squad_store:
         bench_squad(args.squad_store, args.limit)
     if "hotpot" in only:
-        bench_hotpot(args.limit, {"token_budget": args.hotpot_budget} if args.hotpot_budget else {})
+        bench_hotpot(args.limit, args.hotpot_budget)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,11 @@ from rag.retrieve.features import (
     SENTENCE_FEATURES,
     WEIGHTS_FILE,
     Logistic,
+    QuestionView,
     passage_features,
     query_terms,
     sentence_features,
+    sentence_lexical,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,14 +88,19 @@ def main() -> None:
     pmodel = Logistic(PASSAGE_FEATURES, passage["mean"], passage["scale"], passage["coef"], passage["intercept"])
 
     sx, sy = [], []
+    idf = _idf_of(Pipeline(Settings(store_path=args.squad_store))._lexical(Settings(store_path=args.squad_store)))
     for q, cands, ev, qvec, qt, x, _ in sq:
         p = pmodel(x)
-        for i in np.argsort(-p)[:10]:
+        qv = QuestionView.of(q.text, qvec, idf)
+        sims = [float((ev[c.id].sentence_vectors @ qvec).max()) for c in cands if ev[c.id].spans]
+        lex = [max(sentence_lexical(qv, c.text, ev[c.id].spans), default=0.0) for c in cands]
+        best = (max(sims, default=0.0), max(lex, default=0.0))
+        for i in np.argsort(-p)[:20]:
             c = cands[i]
             e = ev[c.id]
-            f = sentence_features(qvec, qt, c.title, c.text, e, float(p[i]))
-            sx.append(f)
+            sx.append(sentence_features(qv, c.title, c.text, e, float(p[i]), best))
             sy += [1 if any(a in c.text[s:t] for a in q.answers) else 0 for s, t in e.spans]
+
     sentence = fit(np.concatenate(sx), np.array(sy), None, SENTENCE_FEATURES)
     out = {"passage": passage, "sentence": sentence,
            "trained_on": {"scifact_train_queries": len(sci), "squad_nontest_questions": len(sq),

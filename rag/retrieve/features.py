@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,11 @@ from rag.text import terms
 
 PASSAGE_FEATURES = ("cos_p", "s_max", "s_2nd", "lex_p", "bm25_n", "title_cov", "cos_p_rel", "s_max_rel")
 SENTENCE_FEATURES = ("cos_s", "lex_s", "lex_s_n", "cos_s_rel", "cos_nb", "p_score", "first", "log_len",
-                     "title_cov")
+                     "title_cov", "cos_s_grel", "lex_s_grel", "bigram", "num_yes", "num_no", "cap_new")
+_NUMERIC_Q = re.compile(r"\b(how (many|much|long|old|far|large|big|tall|often)|what (year|percentage|percent|"
+                        r"number|date|decade|century)|when|which year|in what year)\b", re.I)
+_DIGIT = re.compile(r"\d")
+_CAP = re.compile(r"\b[A-Z][a-z]+")
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 
 
@@ -88,22 +93,55 @@ def passage_features(qvec: np.ndarray, q_terms: dict[str, float], titles: list[s
     return rows
 
 
-def sentence_features(qvec: np.ndarray, q_terms: dict[str, float], title: str, text: str, ev: Evidence,
-                      p_score: float) -> np.ndarray:
-    """One row of SENTENCE_FEATURES per sentence of one passage."""
+@dataclass
+class QuestionView:
+    """What sentence features need of the question, computed once per question."""
+
+    text: str
+    vec: np.ndarray
+    terms: dict[str, float]
+    bigrams: set[tuple[str, str]]
+    numeric: bool
+    words: set[str]
+
+    @classmethod
+    def of(cls, question: str, qvec: np.ndarray, idf: Idf) -> QuestionView:
+        t = terms(question)
+        return cls(question, qvec, query_terms(question, idf), set(zip(t, t[1:], strict=False)),
+                   bool(_NUMERIC_Q.search(question)), {w.lower() for w in re.findall(r"\w+", question)})
+
+
+def sentence_lexical(q: QuestionView, text: str, spans: list[tuple[int, int]]) -> list[float]:
+    return [coverage(q.terms, set(terms(text[s:e]))) for s, e in spans]
+
+
+def sentence_features(q: QuestionView, title: str, text: str, ev: Evidence, p_score: float,
+                      global_best: tuple[float, float] | None = None) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per sentence of one passage.
+
+    ``global_best``: the best sentence cosine and lexical coverage over all candidates, so that a
+    sentence is also judged against the whole pool, not only against its own passage.
+    """
     if not ev.spans:
         return np.zeros((0, len(SENTENCE_FEATURES)), dtype=np.float32)
-    sims = ev.sentence_vectors @ qvec
+    sims = ev.sentence_vectors @ q.vec
     best = float(sims.max())
-    lex = [coverage(q_terms, set(terms(text[s:e]))) for s, e in ev.spans]
+    lex = sentence_lexical(q, text, ev.spans)
     best_lex = max(lex) or 1.0
-    title_cov = coverage(q_terms, set(terms(title)))
+    g_cos, g_lex = global_best if global_best is not None else (best, max(lex))
+    title_cov = coverage(q.terms, set(terms(title)))
     rows = np.zeros((len(ev.spans), len(SENTENCE_FEATURES)), dtype=np.float32)
     for i, (s, e) in enumerate(ev.spans):
+        sent = text[s:e]
+        st = terms(sent)
         nb = [sims[j] for j in (i - 1, i + 1) if 0 <= j < len(sims)]
+        has_digit = bool(_DIGIT.search(sent))
+        bigram = (len(q.bigrams & set(zip(st, st[1:], strict=False))) / len(q.bigrams)) if q.bigrams else 0.0
+        caps = {w.lower() for w in _CAP.findall(sent)} - q.words
         rows[i] = (float(sims[i]), lex[i], lex[i] / best_lex, float(sims[i]) - best,
                    float(max(nb)) if nb else 0.0, p_score, 1.0 if i == 0 else 0.0,
-                   math.log1p(len(text[s:e].split())), title_cov)
+                   math.log1p(len(sent.split())), title_cov, float(sims[i]) - g_cos, lex[i] - g_lex, bigram,
+                   float(q.numeric and has_digit), float(q.numeric and not has_digit), min(len(caps), 5) / 5.0)
     return rows
 
 

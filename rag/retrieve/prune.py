@@ -22,7 +22,7 @@ Count = Callable[[str], int]
 class PruneConfig:
     min_score: float | None = 0.02
     relative_cut: float | None = None
-    adaptive_cut: bool = True
+    adaptive_cut: bool = False
     adaptive_min_gap: float = 0.25
     adaptive_window: int = 8
     dedup_threshold: float | None = 0.95

@@ -19,10 +19,12 @@ import numpy as np
 from rag.retrieve.features import (
     Evidence,
     Idf,
+    QuestionView,
     load_models,
     passage_features,
     query_terms,
     sentence_features,
+    sentence_lexical,
 )
 from rag.types import Candidate
 
@@ -122,11 +124,17 @@ class CrossEncoderReranker:
         return [float(1.0 / (1.0 + math.exp(-v))) for v in best]
 
 
-def sentence_scores(question: str, candidate: Candidate, ev: Evidence, *, qvec: np.ndarray,
-                    idf: Idf) -> list[float]:
-    """Calibrated probability that each sentence of a candidate answers the question."""
-    x = sentence_features(qvec, query_terms(question, idf), candidate.title, candidate.text, ev, candidate.score)
-    return [float(v) for v in load_models()["sentence"](x)]
+def score_sentences(question: str, candidates: list[Candidate], evidence: dict[str, Evidence], *,
+                    qvec: np.ndarray, idf: Idf) -> None:
+    """Fill ``sentence_scores``: the calibrated probability that a sentence answers the question."""
+    q = QuestionView.of(question, qvec, idf)
+    sims = [float((evidence[c.id].sentence_vectors @ qvec).max()) for c in candidates if evidence[c.id].spans]
+    lex = [max(sentence_lexical(q, c.text, evidence[c.id].spans), default=0.0) for c in candidates]
+    best = (max(sims, default=0.0), max(lex, default=0.0))
+    model = load_models()["sentence"]
+    for c in candidates:
+        x = sentence_features(q, c.title, c.text, evidence[c.id], c.score, best)
+        c.sentence_scores = [float(v) for v in model(x)]
 
 
 def make_reranker(name: str, *, cross_encoder_model: str, device: str = "cpu") -> tuple[Reranker, str | None]:

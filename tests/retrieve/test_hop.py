@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from rag.retrieve.hop import second_hop
+from rag.types import Candidate
+
+
+def test_title_named_by_a_top_passage_is_lifted() -> None:
+    ranked = [Candidate("a", "The film was directed by Jane Roe in 1999.", title="Some Film", score=0.9),
+              Candidate("b", "Unrelated text.", title="Other", score=0.3),
+              Candidate("c", "Jane Roe is a director born in Ohio.", title="Jane Roe", score=0.1)]
+    notes = second_hop("Where was the director of Some Film born?", ranked)
+    assert ranked[2].score == 0.9 * 0.9 and [n.id for n in notes] == ["c"]
+    assert "top passage a names its title" in notes[0].reason
+    assert ranked[1].score == 0.3
+
+
+def test_title_named_by_the_question_and_parenthetical_titles() -> None:
+    ranked = [Candidate("a", "x", title="Alpha", score=0.8),
+              Candidate("b", "y", title="Mercury (planet)", score=0.05)]
+    second_hop("How hot is Mercury at noon?", ranked)
+    assert ranked[1].score == 0.8 * 0.9
+
+
+def test_shared_titles_and_short_names_are_ignored() -> None:
+    ranked = [Candidate("a", "Super Bowl 50 was played in 2016.", title="Super Bowl 50", score=0.9),
+              Candidate("b", "Super Bowl 50 halftime.", title="Super Bowl 50", score=0.2),
+              Candidate("c", "The NFL is a league.", title="NFL", score=0.1)]
+    assert second_hop("Who won Super Bowl 50 in the NFL?", ranked) == []
+    assert [c.score for c in ranked] == [0.9, 0.2, 0.1]
