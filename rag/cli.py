@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrieve", help="the lean context for a question, with its trace")
     p.add_argument("question")
     p.add_argument("--k", type=int, help="candidate depth N")
-    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "llm", "none"])
+    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "none"])
     p.add_argument("--budget", type=int, help="token budget of the context")
     p.add_argument("--max-passages", type=int)
     p.add_argument("--no-prune", action="store_true", help="switch every pruning step off")

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.4, ge=0, le=1)
 
     # --- rerank --------------------------------------------------------------------------
-    reranker: Literal["embedding", "cross-encoder", "llm", "none"] = "embedding"
+    reranker: Literal["embedding", "cross-encoder", "none"] = "embedding"
     cross_encoder_model: str = "cross-encoder/ms-marco-MiniLM-L6-v2"
 
     hop: bool = Field(True, description="lift candidates whose title the question or a top passage names")

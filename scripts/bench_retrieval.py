@@ -60,6 +60,15 @@ def bench_scifact(store: str, limit: int | None) -> None:
           f" ratio {median(times) / median(forward):.1f}x")
 
 
+def _table(measure: str, rows: dict[str, list[tuple[float, int]]]) -> None:
+    """One line per configuration: mean of the measure (as %), median and p90 of context tokens."""
+    print(f"{'configuration':<42}{measure:>8}{'median tok':>12}{'p90 tok':>9}")
+    for name, r in rows.items():
+        share = 100 * sum(x for x, _ in r) / len(r)
+        toks = [t for _, t in r]
+        print(f"{name:<42}{share:>7.1f}%{median(toks):>12.0f}{percentile(toks, .9):>9.0f}")
+
+
 def bench_squad(store: str, limit: int | None) -> None:
     _, test = squad_split(DATA / "squad-v1.1-dev" / "dev-v1.1.json")
     test = test[:limit]
@@ -73,11 +82,7 @@ def bench_squad(store: str, limit: int | None) -> None:
         ctx = p.retrieve(q.text)
         rows["leanrag (defaults)"].append((answer_kept(ctx.text, q.answers), ctx.tokens))
     print(f"\nSQuAD v1.1 dev, gold answer still in the context ({len(test)} test questions)")
-    print(f"{'configuration':<42}{'kept':>8}{'median tok':>12}{'p90 tok':>9}")
-    for name, r in rows.items():
-        kept = 100 * sum(k for k, _ in r) / len(r)
-        toks = [t for _, t in r]
-        print(f"{name:<42}{kept:>7.1f}%{median(toks):>12.0f}{percentile(toks, .9):>9.0f}")
+    _table("kept", rows)
     base = median([t for _, t in rows["naive dense top-5 (no rerank, no prune)"]])
     print(f"leanrag median tokens / naive top-5: {median([t for _, t in rows['leanrag (defaults)']]) / base:.2f}")
 
@@ -101,11 +106,7 @@ def bench_hotpot(limit: int | None, budget: int | None) -> None:
             rows[name].append((support_recall(ctx.text, q.support), ctx.tokens))
     print(f"\nHotpotQA distractor ({len(qs)} questions, 10 paragraphs each): supporting sentences kept")
     print(f"multi-hop profile: {multi}")
-    print(f"{'configuration':<42}{'recall':>8}{'median tok':>12}{'p90 tok':>9}")
-    for name, r in rows.items():
-        rec = 100 * sum(x for x, _ in r) / len(r)
-        toks = [t for _, t in r]
-        print(f"{name:<42}{rec:>7.1f}%{median(toks):>12.0f}{percentile(toks, .9):>9.0f}")
+    _table("recall", rows)
 
 
 def main() -> None:

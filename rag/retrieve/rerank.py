@@ -151,4 +151,4 @@ def make_reranker(name: str, *, cross_encoder_model: str, device: str = "cpu") -
                    f"{str(e).splitlines()[0][:200] if str(e) else ''}); using the embedding reranker instead")
             log.warning(msg)
             return EmbeddingReranker(), msg
-    raise ValueError(f"unknown reranker {name!r}: choose cross-encoder, embedding, llm or none")
+    raise ValueError(f"unknown reranker {name!r}: choose cross-encoder, embedding or none")
