@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def collect(pipeline: Pipeline, questions, *, with_sentences: bool):  # noqa: ANN001, ANN201
+def collect(pipeline: Pipeline, questions):  # noqa: ANN001, ANN201
     s = pipeline.settings
     store = pipeline.store()
     lexical = pipeline._lexical(s)
@@ -75,8 +75,9 @@ def main() -> None:
     sci_q = beir(DATA / "scifact", "train")[:args.scifact_n]
     squad_train, _ = squad_split(DATA / "squad-v1.1-dev" / "dev-v1.1.json")
     squad_q = random.Random(1).sample(squad_train, args.squad_n)
-    sci = collect(Pipeline(Settings(store_path=args.scifact_store)), sci_q, with_sentences=False)
-    sq = collect(Pipeline(Settings(store_path=args.squad_store)), squad_q, with_sentences=True)
+    sci = collect(Pipeline(Settings(store_path=args.scifact_store)), sci_q)
+    squad = Pipeline(Settings(store_path=args.squad_store))
+    sq = collect(squad, squad_q)
 
     xs, ys, ws = [], [], []
     for rows in (sci, sq):  # each dataset weighs the same in total
@@ -88,7 +89,7 @@ def main() -> None:
     pmodel = Logistic(PASSAGE_FEATURES, passage["mean"], passage["scale"], passage["coef"], passage["intercept"])
 
     sx, sy = [], []
-    idf = _idf_of(Pipeline(Settings(store_path=args.squad_store))._lexical(Settings(store_path=args.squad_store)))
+    idf = _idf_of(squad._lexical(squad.settings))  # the index collect() already built
     for q, cands, ev, qvec, qt, x, _ in sq:
         p = pmodel(x)
         qv = QuestionView.of(q.text, qvec, idf)

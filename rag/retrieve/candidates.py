@@ -51,7 +51,6 @@ class LexicalCache:
                 self._index = LexicalIndex([c.id for c in chunks], [embed_text(c.title, c.text) for c in chunks],
                                            k1=self.k1, b=self.b, fingerprint=fp)
                 self._chunks = chunks
-                self._rows = {c.id: i for i, c in enumerate(chunks)}
                 log.info("lexical index rebuilt: %d chunks in %.2f s", len(chunks), time.perf_counter() - t0)
             return self._index
 
