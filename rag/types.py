@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,18 @@ class Passage:
     score: float
     spans: list[tuple[int, int]]
     tokens: int
+    # The kept sentences as (start, end, score), offsets in the source, in text order.
+    sentences: list[tuple[int, int, float]] = field(default_factory=list)
+
+    def sentence_texts(self) -> list[tuple[str, float]]:
+        """The kept sentences' text and score (``text`` is the spans joined by one space)."""
+        out, base = [], 0
+        for start, end in self.spans:
+            for s, e, score in self.sentences:
+                if start <= s and e <= end:
+                    out.append((self.text[base + s - start: base + e - start], score))
+            base += end - start + 1
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,3 +148,55 @@ class Context:
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "tokens": self.tokens,
                 "passages": [p.to_dict() for p in self.passages], "trace": self.trace.to_dict()}
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0      # reasoning + visible answer, as billed
+    reasoning_tokens: int = 0
+    answer_tokens: int = 0          # the visible answer
+    # "usage": reported by the endpoint; "counted": counted from reasoning_content / <think> text;
+    # "none": no reasoning seen.
+    reasoning_source: Literal["usage", "counted", "none"] = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    label: int          # the number the passage had in the prompt, [1], [2], ...
+    id: str
+    doc_id: str
+    source: str
+    spans: list[tuple[int, int]]
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    context: Context
+    usage: Usage
+    cost: float                     # USD, from the model's price table (0 for local models)
+    timings: dict[str, float]       # retrieve_ms, first_token_ms, answer_ms, total_ms
+    answerer: str
+    model: str = ""
+    finish_reason: str = ""
+    messages: list[dict[str, str]] = field(default_factory=list)   # exactly what was sent
+    reasoning: str | None = None    # visible reasoning of open models, never mixed into ``text``
+    attempts: int = 0               # requests made, retries included
+
+    @property
+    def trace(self) -> Trace:
+        return self.context.trace
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.text,
+                "citations": [asdict(c) for c in self.citations], "context": self.context.to_dict(),
+                "usage": self.usage.to_dict(), "cost": self.cost, "timings": self.timings,
+                "answerer": self.answerer, "model": self.model, "finish_reason": self.finish_reason,
+                "messages": self.messages, "reasoning": self.reasoning, "attempts": self.attempts}

@@ -43,3 +43,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def fake_openai():
+    """The local OpenAI-compatible test server (tests/fake_openai.py) on a free loopback port."""
+    from tests.fake_openai import ServerThread
+
+    with ServerThread(free_port()) as server:
+        yield server
+
+
+@pytest.fixture
+def llm(fake_openai):
+    """The fake server with an empty script and request log; ``llm.script([...])`` queues faults."""
+    import httpx
+
+    class Handle:
+        url = fake_openai.url
+        root = fake_openai.url.removesuffix("/v1")
+
+        def script(self, actions: list[dict]) -> None:
+            httpx.post(f"{self.root}/_script", json=actions, timeout=5).raise_for_status()
+
+        def requests(self) -> list[dict]:
+            return httpx.get(f"{self.root}/_requests", timeout=5).json()
+
+    handle = Handle()
+    handle.script([])
+    return handle

@@ -113,9 +113,13 @@ class Pruner:
     def _passage(self, item: Item) -> Passage:
         c = item.cand
         text = item.text()
+        sents = c.sentences or [(0, len(c.text))]
+        scores = c.sentence_scores if len(c.sentence_scores) == len(sents) else [c.score] * len(sents)
         return Passage(id=c.id, doc_id=c.doc_id, source=c.source, title=c.title, text=text,
                        score=round(c.score, 4), spans=[(c.start + s, c.start + e) for s, e in item.runs()],
-                       tokens=self.count(text))
+                       tokens=self.count(text),
+                       sentences=[(c.start + sents[i][0], c.start + sents[i][1], round(scores[i], 4))
+                                  for i in item.keep])
 
     def _floor(self, items: list[Item], kept: list[Item], note: str) -> tuple[list[Item], str]:
         """Never empty unless allowed: the best item survives every cut."""
