@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _retrieval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("question")
     p.add_argument("--k", type=int, help="candidate depth N")
-    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "none"])
+    p.add_argument("--reranker", choices=["embedding", "cross-encoder", "llm", "none"])
     p.add_argument("--budget", type=int, help="token budget of the context")
     p.add_argument("--max-passages", type=int)
     p.add_argument("--no-prune", action="store_true", help="switch every pruning step off")

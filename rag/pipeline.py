@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer.factory import Answerer, make_answerer
+from rag.answer.openai_backend import OpenAIAnswerer
 from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.index.embedder import Embedder
@@ -29,6 +30,7 @@ from rag.ingest.split import embed_text
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.hop import second_hop
+from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
@@ -80,12 +82,23 @@ class Pipeline:
             return cache
 
     def _reranker(self, s: Settings) -> tuple[Reranker, str | None]:
+        if s.reranker == "llm":  # shares the answerer's client, so it is cached with it
+            return self._llm_reranker(s), None
         key = (s.reranker, s.cross_encoder_model)
         with self._lock:
             if key not in self._rerankers:
                 self._rerankers[key] = make_reranker(s.reranker, cross_encoder_model=s.cross_encoder_model,
                                                      device=s.device)
             return self._rerankers[key]
+
+    def _llm_reranker(self, s: Settings) -> LLMReranker:
+        answerer = self._answerer(s)
+        if not isinstance(answerer, OpenAIAnswerer):
+            raise ValueError("the llm reranker needs a model endpoint: set answerer to openai (RAG_LLM_BASE_URL "
+                             "and/or OPENAI_API_KEY) or local (rag llm serve)")
+        return LLMReranker(answerer.complete, model=answerer.cfg.model,
+                           instructions_role=answerer.spec.instructions_role, depth=s.llm_rerank_depth,
+                           batch=s.llm_rerank_batch)
 
     def _answerer(self, s: Settings) -> Answerer:
         key = s.model_dump_json(include=_ANSWER_FIELDS)
@@ -121,8 +134,8 @@ class Pipeline:
         trace = Trace()
         ranked, vectors, qvec, idf = self._ranked(question, s, where, passages, trace)
         t0 = time.perf_counter()
-        if s.sentence_prune:
-            score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
+        # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
+        score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
         trace.stages[-1].ms = round(trace.stages[-1].ms + (time.perf_counter() - t0) * 1000, 2)
         count = self._counter(s)
         pruner = Pruner(_prune_config(s), count)
@@ -190,7 +203,7 @@ class Pipeline:
         if warning:
             trace.warnings.append(warning)
         scores = reranker.rerank(question, candidates, qvec=qvec, evidence=[evidence[c.id] for c in candidates],
-                                 idf=idf)
+                                 idf=idf, trace=trace)
         for c, sc in zip(candidates, scores, strict=True):
             c.scores["rerank"] = sc
             c.score = sc

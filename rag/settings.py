@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.4, ge=0, le=1)
 
     # --- rerank --------------------------------------------------------------------------
-    reranker: Literal["embedding", "cross-encoder", "none"] = "embedding"
+    reranker: Literal["embedding", "cross-encoder", "llm", "none"] = "embedding"
+    llm_rerank_depth: int = Field(10, ge=1, le=200, description="candidates the llm reranker grades")
+    llm_rerank_batch: int = Field(10, ge=1, le=50, description="passages per llm reranker request")
     cross_encoder_model: str = "cross-encoder/ms-marco-MiniLM-L6-v2"
 
     hop: bool = Field(True, description="lift candidates whose title the question or a top passage names")

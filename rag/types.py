@@ -126,9 +126,28 @@ class StageTrace:
 
 
 @dataclass
+class ModelCall:
+    """A model call made while retrieving (the LLM reranker), so that its tokens are counted too."""
+
+    stage: str
+    model: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cost: float
+    ms: float
+
+
+@dataclass
 class Trace:
     stages: list[StageTrace] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
+
+    @property
+    def cost(self) -> float:
+        return sum(c.cost for c in self.calls)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +216,7 @@ class Answer:
     def to_dict(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.text,
                 "citations": [asdict(c) for c in self.citations], "context": self.context.to_dict(),
-                "usage": self.usage.to_dict(), "cost": self.cost, "timings": self.timings,
+                "usage": self.usage.to_dict(), "cost": self.cost,
+                "total_cost": round(self.cost + self.context.trace.cost, 8), "timings": self.timings,
                 "answerer": self.answerer, "model": self.model, "finish_reason": self.finish_reason,
                 "messages": self.messages, "reasoning": self.reasoning, "attempts": self.attempts}

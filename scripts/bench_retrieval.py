@@ -15,10 +15,13 @@ from pathlib import Path
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import beir, hotpotqa, squad_split
 from rag.evaluate.metrics import answer_kept, doc_run, median, percentile, ranking_metrics, support_recall
+from rag.evaluate.profiles import MULTI_HOP
 from rag.tokens import count_tokens
+
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+
 
 FIRST_STAGE = {
     "bm25": dict(dense=False, sentence_search=False, lexical=True, reranker="none"),
@@ -87,9 +90,6 @@ def bench_squad(store: str, limit: int | None) -> None:
     print(f"leanrag median tokens / naive top-5: {median([t for _, t in rows['leanrag (defaults)']]) / base:.2f}")
 
 
-MULTI_HOP = dict(token_budget=350, min_score=None, sentence_min_score=0.0)
-
-
 def bench_hotpot(limit: int | None, budget: int | None) -> None:
     qs = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:limit]
     p = Pipeline(Settings())
@@ -124,7 +124,6 @@ def main() -> None:
         bench_squad(args.squad_store, args.limit)
     if "hotpot" in only:
         bench_hotpot(args.limit, args.hotpot_budget)
-
 
 if __name__ == "__main__":
     main()

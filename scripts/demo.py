@@ -1,5 +1,9 @@
-"""The main job on the embedded defaults: each question of corpus/questions.jsonl against the store,
-with the lean context that would reach the model and what pruning saved."""
+"""The main job on the embedded defaults: answer each question of corpus/questions.jsonl from the lean
+context, and show what reached the answerer and what pruning saved.
+
+With no endpoint configured the answerer is extractive (offline); set RAG_ANSWERER=local after
+`make llm-serve`, or RAG_LLM_BASE_URL / OPENAI_API_KEY for a real model.
+"""
 from __future__ import annotations
 
 import json
@@ -7,7 +11,7 @@ import sys
 from pathlib import Path
 
 from rag import Pipeline, Settings
-from rag.evaluate.metrics import answer_kept, median
+from rag.evaluate.metrics import answer_contains, answer_kept, median
 
 
 def main() -> int:
@@ -15,20 +19,26 @@ def main() -> int:
     questions = [json.loads(line) for line in (root / "corpus" / "questions.jsonl").read_text().splitlines()
                  if line.strip()]
     pipeline = Pipeline.from_settings(Settings())
-    kept, tokens, before = 0, [], []
+    kept = answered = 0
+    tokens, before, ms = [], [], []
     for q in questions:
-        ctx = pipeline.retrieve(q["question"])
-        hit = answer_kept(ctx.text, [q["answer"]])
-        kept += hit
+        ans = pipeline.answer(q["question"])
+        ctx = ans.context
+        in_ctx, in_answer = answer_kept(ctx.text, [q["answer"]]), answer_contains(ans.text, [q["answer"]])
+        kept += in_ctx
+        answered += in_answer
         tokens.append(ctx.tokens)
         before.append(ctx.trace.stages[0].tokens_in)
-        print(f"\nQ: {q['question']}\n   gold: {q['answer']}  ({q['source']})  "
-              f"{'in context' if hit else 'NOT in context'}; {ctx.tokens} tokens "
-              f"(from {ctx.trace.stages[0].n_in} candidates, {ctx.trace.stages[0].tokens_in} tokens)")
-        for p in ctx.passages:
-            print(f"   [{p.score:.2f}] {Path(p.source).name}: {' '.join(p.text.split())}")
-    print(f"\n{kept}/{len(questions)} gold answers in the lean context; median {median(tokens):.0f} context "
-          f"tokens vs. {median(before):.0f} in the candidate pool")
+        ms.append(ans.timings["total_ms"])
+        cites = ", ".join(f"[{c.label}] {Path(c.source).name}" for c in ans.citations) or "none"
+        print(f"\nQ: {q['question']}\nA: {ans.text}\n   cites {cites}; gold '{q['answer']}' "
+              f"{'in the answer' if in_answer else 'in the context' if in_ctx else 'MISSED'}; "
+              f"context {ctx.tokens} tokens (from {ctx.trace.stages[0].n_in} candidates, "
+              f"{ctx.trace.stages[0].tokens_in} tokens); {ans.timings['total_ms']:.0f} ms")
+    print(f"\nanswerer: {ans.answerer} {ans.model}".rstrip())
+    print(f"{answered}/{len(questions)} gold answers in the answer, {kept}/{len(questions)} in the lean context; "
+          f"median {median(tokens):.0f} context tokens vs. {median(before):.0f} in the candidate pool; "
+          f"median {median(ms):.0f} ms per question")
     return 0
 
 

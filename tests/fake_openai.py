@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -124,9 +125,21 @@ def _refuse(body: dict[str, Any], family: tuple[set[str], str, bool, bool, str])
     return None
 
 
+def _grades(text: str) -> str:
+    """A deterministic relevance judge: grade = shared content words with the question, at most 3."""
+    question = set(re.findall(r"[a-z0-9_]{4,}", text.rsplit("Question:", 1)[-1].lower()))
+    lines = []
+    for num, passage in re.findall(r'<passage id="(\d+)"[^>]*>(.*?)</passage>', text, re.DOTALL):
+        shared = question & set(re.findall(r"[a-z0-9_]{4,}", passage.lower()))
+        lines.append(f"{num}: {min(3, len(shared))}")
+    return "\n".join(lines)
+
+
 def _answer_text(body: dict[str, Any]) -> str:
     """A deterministic answer: the first words of passage 1 of the context, citing it."""
     text = body["messages"][-1]["content"]
+    if any("Grade how well each passage" in m.get("content", "") for m in body["messages"]):
+        return _grades(text)
     start = text.find('<passage id="1"')
     if start < 0:
         return "The context does not contain the answer."

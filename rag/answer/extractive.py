@@ -24,7 +24,9 @@ class ExtractiveAnswerer:
         units = [(score, label, pos, text)
                  for label, p in enumerate(context.passages, 1)
                  for pos, (text, score) in enumerate(p.sentence_texts())]
-        ranked = sorted(units, key=lambda u: -u[0])
+        # Headings and fragments name a topic rather than answer anything; fall back to them only if alone.
+        statements = [u for u in units if not u[3].lstrip().startswith("#") and len(u[3].split()) >= 4]
+        ranked = sorted(statements or units, key=lambda u: -u[0])
         chosen = [u for u in ranked if u[0] >= self.ratio * ranked[0][0]][: self.max_sentences] if units else []
         chosen.sort(key=lambda u: (u[1], u[2]))  # read in context order, not score order
         text = " ".join(" ".join(u[3].split()) for u in chosen) or NO_ANSWER

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 
@@ -30,9 +30,32 @@ from rag.answer.errors import (
 from rag.answer.models import ModelSpec
 from rag.answer.prompt import build_messages, cite, cited_labels
 from rag.answer.usage import ThinkSplitter, usage_from_response
-from rag.types import Answer, Context
+from rag.types import Answer, Context, Usage
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Completion:
+    text: str
+    reasoning: str
+    usage: Usage
+    cost: float
+    finish_reason: str
+    attempts: int
+    first_token_ms: float
+    ms: float
+
+
+T = TypeVar("T")
+
+
+def _last(items: Iterator[T]) -> T:
+    last = None
+    for last in items:  # noqa: B007
+        pass
+    assert last is not None
+    return last
 
 
 @dataclass(frozen=True)
@@ -92,18 +115,36 @@ class OpenAIAnswerer:
 
     # ---- answering ---------------------------------------------------------------------------
     def answer(self, question: str, context: Context) -> Answer:
-        result: Answer | None = None
-        for item in self.stream(question, context, _stream=False):
-            if isinstance(item, Answer):
-                result = item
-        assert result is not None
-        return result
+        return _last(self._answer(question, context, stream=False))
 
-    def stream(self, question: str, context: Context, *, _stream: bool = True) -> Iterator[str | Answer]:
+    def stream(self, question: str, context: Context) -> Iterator[str | Answer]:
         """Yields the visible answer as it arrives, then the finished ``Answer``."""
+        return self._answer(question, context, stream=True)
+
+    def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """One plain completion (used by the LLM reranker): text, reasoning, usage, cost."""
+        done = _last(self.run(messages, stream=False))
+        self._check_length(done)
+        return done
+
+    def _answer(self, question: str, context: Context, *, stream: bool) -> Iterator[str | Answer]:
         passages = [(p.id, p.title or p.source.rsplit("/", 1)[-1], p.text) for p in context.passages]
         messages = build_messages(question, passages, self.spec)
-        kwargs = self.request(messages, stream=_stream)
+        for item in self.run(messages, stream=stream):
+            if isinstance(item, str):
+                yield item
+                continue
+            self._check_length(item)
+            yield Answer(
+                question=question, text=item.text, citations=cite(cited_labels(item.text), context.passages),
+                context=context, usage=item.usage, cost=item.cost,
+                timings={"first_token_ms": item.first_token_ms, "answer_ms": item.ms}, answerer=self.name,
+                model=self.cfg.model, finish_reason=item.finish_reason, messages=messages,
+                reasoning=item.reasoning or None, attempts=item.attempts)
+
+    def run(self, messages: list[dict[str, str]], *, stream: bool) -> Iterator[str | Completion]:
+        """The request with retries; yields visible text as it arrives (when streaming), then a Completion."""
+        kwargs = self.request(messages, stream=stream)
         t0 = time.perf_counter()
         response, attempts = self._with_retries(lambda: self.client.chat.completions.create(**kwargs))
         splitter = ThinkSplitter(orphan_close=self.spec.open_reasoning)
@@ -125,7 +166,7 @@ class OpenAIAnswerer:
             return a
 
         try:
-            if _stream:
+            if stream:
                 for chunk in response:
                     if getattr(chunk, "usage", None):
                         usage_obj = chunk.usage
@@ -143,28 +184,25 @@ class OpenAIAnswerer:
         r, a = splitter.close()
         reasoning.append(r)
         answer.append(a)
-        if a and _stream:
+        if a and stream:
             yield a
         end = time.perf_counter()
         text = "".join(answer).strip()
         thought = "".join(reasoning).strip()
         usage = usage_from_response(usage_obj, reasoning_text=thought, answer_text=text, count=self.count)
-        if finish == "length" and not text:
+        yield Completion(text, thought, usage,
+                         round(self.spec.cost(usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens), 8),
+                         finish, attempts, round(((first or end) - t0) * 1000, 2), round((end - t0) * 1000, 2))
+
+    def _check_length(self, done: Completion) -> None:
+        if done.finish_reason == "length" and not done.text:
             err = ReasoningBudgetExhausted(
-                f"the model used its whole output budget ({self.budget} tokens, {usage.reasoning_tokens} of them "
-                f"reasoning) and gave no visible answer; raise max_completion_tokens (RAG_MAX_COMPLETION_TOKENS; "
-                f"{self.cfg.model} allows up to {self.spec.max_output})"
+                f"the model used its whole output budget ({self.budget} tokens, {done.usage.reasoning_tokens} of "
+                f"them reasoning) and gave no visible answer; raise max_completion_tokens "
+                f"(RAG_MAX_COMPLETION_TOKENS; {self.cfg.model} allows up to {self.spec.max_output})"
                 + (" or lower reasoning_effort" if self.spec.reasoning_effort else ""))
-            err.usage = usage  # type: ignore[attr-defined]  # the tokens were billed all the same
+            err.usage = done.usage  # type: ignore[attr-defined]  # the tokens were billed all the same
             raise err
-        yield Answer(
-            question=question, text=text, citations=cite(cited_labels(text), context.passages), context=context,
-            usage=usage, cost=round(self.spec.cost(usage.prompt_tokens, usage.cached_tokens,
-                                                   usage.completion_tokens), 8),
-            timings={"first_token_ms": round(((first or end) - t0) * 1000, 2),
-                     "answer_ms": round((end - t0) * 1000, 2)},
-            answerer=self.name, model=self.cfg.model, finish_reason=finish, messages=messages,
-            reasoning=thought or None, attempts=attempts)
 
     # ---- faults ----------------------------------------------------------------------------------
     def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, int]:

@@ -1,8 +1,14 @@
 """Context and retrieval metrics. Ranking metrics go through ranx (a standard evaluator)."""
 from __future__ import annotations
 
+import re
 import statistics
+import string
+from collections import Counter
 from collections.abc import Sequence
+
+_CITATION = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
 def answer_kept(context: str, answers: Sequence[str]) -> bool:
@@ -46,3 +52,36 @@ def ranking_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, f
     run = {q: (r if r else {"__none__": 0.0}) for q, r in run.items()}
     scores = evaluate(Qrels(qrels), Run(run), list(metrics), make_comparable=True)
     return {m: float(scores[m]) for m in metrics}
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces; citations removed."""
+    text = _CITATION.sub(" ", text).lower()
+    text = "".join(ch for ch in text if ch not in string.punctuation)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> bool:
+    p = normalize_answer(prediction)
+    return any(p == normalize_answer(a) for a in answers)
+
+
+def token_f1(prediction: str, answers: Sequence[str]) -> float:
+    """The best token-overlap F1 against any gold answer (SQuAD's definition)."""
+    pred = normalize_answer(prediction).split()
+    best = 0.0
+    for a in answers:
+        gold = normalize_answer(a).split()
+        common = sum((Counter(pred) & Counter(gold)).values())
+        if not pred or not gold:
+            best = max(best, float(pred == gold))
+        elif common:
+            precision, recall = common / len(pred), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def answer_contains(prediction: str, answers: Sequence[str]) -> bool:
+    """Does the normalised prediction contain a normalised gold answer?"""
+    p = normalize_answer(prediction)
+    return any(normalize_answer(a) and normalize_answer(a) in p for a in answers)

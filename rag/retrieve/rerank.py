@@ -26,7 +26,7 @@ from rag.retrieve.features import (
     sentence_features,
     sentence_lexical,
 )
-from rag.types import Candidate
+from rag.types import Candidate, Trace
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Reranker(Protocol):
     name: str
 
     def rerank(self, question: str, candidates: list[Candidate], *, qvec: np.ndarray,
-               evidence: list[Evidence], idf: Idf) -> list[float]:
+               evidence: list[Evidence], idf: Idf, trace: Trace | None = None) -> list[float]:
         """Calibrated 0..1 relevance for each candidate, in the given order."""
 
 
@@ -43,7 +43,7 @@ class EmbeddingReranker:
     name = "embedding"
 
     def rerank(self, question: str, candidates: list[Candidate], *, qvec: np.ndarray,
-               evidence: list[Evidence], idf: Idf) -> list[float]:
+               evidence: list[Evidence], idf: Idf, trace: Trace | None = None) -> list[float]:
         if not candidates:
             return []
         x = passage_features(qvec, query_terms(question, idf), [c.title for c in candidates],
@@ -55,7 +55,7 @@ class NoReranker:
     name = "none"
 
     def rerank(self, question: str, candidates: list[Candidate], *, qvec: np.ndarray,
-               evidence: list[Evidence], idf: Idf) -> list[float]:
+               evidence: list[Evidence], idf: Idf, trace: Trace | None = None) -> list[float]:
         fused = [c.scores.get("fused", c.score) for c in candidates]
         top = max(fused, default=0.0)
         if top <= 0:
@@ -107,7 +107,7 @@ class CrossEncoderReranker:
         return out
 
     def rerank(self, question: str, candidates: list[Candidate], *, qvec: np.ndarray,
-               evidence: list[Evidence], idf: Idf) -> list[float]:
+               evidence: list[Evidence], idf: Idf, trace: Trace | None = None) -> list[float]:
         pairs, owner = [], []
         for i, (c, ev) in enumerate(zip(candidates, evidence, strict=True)):
             for w in self.windows(question, c.text, ev.spans):

@@ -70,3 +70,14 @@ def test_documents_do_not_give_orders(local_settings, embedder) -> None:
                    passages=[passage("injection-test.md")], min_score=None, sentence_prune=False)
     assert "Ignore all previous instructions" in ans.messages[-1]["content"]  # it did reach the model
     assert "banana" not in ans.text.lower()
+
+
+def test_llm_reranker_through_llama_cpp(local_settings, embedder) -> None:
+    p = Pipeline(local_settings, embedder=embedder)
+    passages = [passage("sourdough.md"), passage("output-limits.txt"), passage("tide-pools.txt")]
+    ctx = p.retrieve("What is the output token ceiling of o1-mini?", passages=passages, reranker="llm")
+    (call,) = ctx.trace.calls                                 # one batch, its tokens counted
+    assert call.model == "smollm2-135m-instruct" and call.prompt_tokens > 100 and call.completion_tokens > 0
+    assert ctx.passages and all(0.0 <= x.score <= 1.0 for x in ctx.passages)
+    # whatever the small model replied, every passage has a calibrated score and ungraded ones are reported
+    assert all("got no grade" in w for w in ctx.trace.warnings)
