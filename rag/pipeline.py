@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,19 +26,28 @@ from rag.answer.stream import AnswerStream
 from rag.index.embedder import Embedder
 from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
+from rag.ingest.ingest import ingest_documents
 from rag.ingest.split import embed_text
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.features import Evidence, Idf
-from rag.retrieve.hop import second_hop
+from rag.retrieve.hop import is_multi_hop, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
 from rag.text import sentence_spans
 from rag.tokens import count_tokens
-from rag.types import Answer, Candidate, Context, IngestReport, StageTrace, Trace, Usage
+from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
 PassageInput = str | dict[str, Any]
+
+
+class Ranked(NamedTuple):
+    candidates: list[Candidate]
+    evidence: dict[str, Evidence]
+    qvec: np.ndarray
+    idf: Idf
+    multi_hop: bool  # the hop found a bridge or a comparison: prune for two passages
 
 
 class Pipeline:
@@ -117,6 +126,11 @@ class Pipeline:
         return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                           store=self.store(create=True), progress=progress)
 
+    def ingest_documents(self, documents: Sequence[Document]) -> IngestReport:
+        """Add or update documents given as text; each one replaces its earlier version."""
+        return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
+                                store=self.store(create=True))
+
     # ---- retrieval -------------------------------------------------------------------------
     def search(self, question: str, k: int = 10, *, where: dict | None = None,
                passages: Sequence[PassageInput] | None = None, **overrides: Any) -> list[Candidate]:
@@ -124,20 +138,25 @@ class Pipeline:
         s = self._settings(overrides)
         if s.candidate_depth < k:
             s = s.replace(candidate_depth=k)
-        ranked, _, _, _ = self._ranked(question, s, where, passages, Trace())
-        return ranked[:k]
+        return self._ranked(question, s, where, passages, Trace()).candidates[:k]
 
     def retrieve(self, question: str, *, where: dict | None = None,
                  passages: Sequence[PassageInput] | None = None, **overrides: Any) -> Context:
         """The lean context: few passages, within the token budget, with a trace of every decision."""
         s = self._settings(overrides)
         trace = Trace()
-        ranked, vectors, qvec, idf = self._ranked(question, s, where, passages, trace)
+        ranked, vectors, qvec, idf, multi_hop = self._ranked(question, s, where, passages, trace)
         t0 = time.perf_counter()
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
         score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
         trace.stages[-1].ms = round(trace.stages[-1].ms + (time.perf_counter() - t0) * 1000, 2)
         count = self._counter(s)
+        if multi_hop and s.hop_budget is not None:
+            # Two passages must share the context: the single-answer budget and floors would cut the second.
+            budget = None if s.token_budget is None else max(s.token_budget, s.hop_budget)
+            trace.stages[-1].note += (f"; multi-hop: token budget {s.token_budget} -> {budget}, "
+                                      "score floors off")
+            s = s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0)
         pruner = Pruner(_prune_config(s), count)
         kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
         trace.stages.extend(stages)
@@ -175,8 +194,7 @@ class Pipeline:
         return lambda text: count_tokens(text, name)
 
     def _ranked(self, question: str, s: Settings, where: dict | None,
-                passages: Sequence[PassageInput] | None, trace: Trace
-                ) -> tuple[list[Candidate], dict[str, Evidence], np.ndarray, Idf]:
+                passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
         if not question or not question.strip():
             raise ValueError("question is empty")
         t0 = time.perf_counter()
@@ -211,15 +229,17 @@ class Pipeline:
         ranked = sorted(candidates, key=lambda c: -c.score)
         trace.stages.append(StageTrace("rerank", len(candidates), len(ranked), tokens, tokens,
                                        round((time.perf_counter() - t0) * 1000, 2), note=reranker.name))
+        multi_hop = False
         if s.hop:
             t0 = time.perf_counter()
             lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight)
             ranked.sort(key=lambda c: -c.score)
+            multi_hop = is_multi_hop(question, ranked, lifted)
             trace.stages.append(StageTrace("hop", len(ranked), len(ranked), tokens, tokens,
                                            round((time.perf_counter() - t0) * 1000, 2),
                                            note=f"{len(lifted)} passage(s) lifted: "
                                                 + "; ".join(f"{d.id}: {d.reason}" for d in lifted)))
-        return ranked, evidence, qvec, idf
+        return Ranked(ranked, evidence, qvec, idf, multi_hop)
 
     def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:
         ids = [c.id for c in candidates]

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     hop: bool = Field(True, description="lift candidates whose title the question or a top passage names")
     hop_anchors: int = Field(2, ge=1, le=10)
     hop_weight: float = Field(0.9, ge=0, le=1)
+    hop_budget: int | None = Field(
+        350, ge=1, description="when the hop links a passage (a multi-hop question): this token budget, "
+                               "score floors off; None keeps the single-answer pruning")
 
     # --- prune (each step a toggle: None / False switches it off) -------------------------
     min_score: float | None = Field(0.02, ge=0, le=1, description="absolute calibrated threshold")

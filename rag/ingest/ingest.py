@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from rag.ingest.loaders import LoadError, discover, load_file
 from rag.ingest.split import Splitter, embed_text
 from rag.settings import Settings
 from rag.text import sentence_spans
-from rag.types import Chunk, IngestReport, Skipped
+from rag.types import Chunk, Document, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,44 @@ def _under(source: str, roots: Sequence[Path]) -> bool:
     return any(p == r or r in p.parents for r in roots)
 
 
+class _Run:
+    """One ingest run: plans what each source needs, then writes it (shared by files and API documents)."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, store: Store, report: IngestReport) -> None:
+        self.settings, self.embedder, self.store, self.report = settings, embedder, store, report
+        self.params = chunking_params(settings, embedder)
+        self.splitter = Splitter(embedder.count_tokens, chunk_size=settings.chunk_size,
+                                 chunk_overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens)
+        self.planned: list[_Planned] = []
+        self.stale: list[str] = []
+        self.states: dict[str, SourceState] = {}
+
+    def plan(self, source: str, fp: str, load: Callable[[], list[Document]]) -> None:
+        state = self.states.get(source, SourceState())
+        if state.complete(fp):
+            self.report.unchanged += len(state.ids)
+            return
+        chunks = [c for d in load() for c in self.splitter.split(d)]
+        have = state.ids
+        self.stale.extend(sorted(have - {c.id for c in chunks}))
+        keep = [c for c in chunks if c.id in have]
+        self.report.unchanged += len(keep)
+        if keep:  # same text, same id: only the source's fingerprint is new, so no embedding
+            self.store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
+                                       "sentences": len(sentence_spans(c.text))} for c in keep])
+        self.planned.extend(_Planned(c, fp, len(chunks), bool(have)) for c in chunks if c.id not in have)
+
+    def finish(self, *, progress: bool) -> None:
+        _write(self.planned, self.report, settings=self.settings, embedder=self.embedder, store=self.store,
+               progress=progress)
+        if self.stale:
+            self.store.delete(self.stale)
+            self.report.removed = len(self.stale)
+        self.store.sweep_sentences()
+        if self.planned or self.stale:
+            self.store.bump_version()
+
+
 def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedder, store: Store,
            progress: bool = True) -> IngestReport:
     t0 = time.perf_counter()
@@ -61,59 +99,60 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
     report = IngestReport()
     files, report.skipped = discover(paths, exclude=settings.ingest_exclude)
     report.files = len(files)
-    params = chunking_params(settings, embedder)
-    splitter = Splitter(embedder.count_tokens, chunk_size=settings.chunk_size,
-                        chunk_overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens)
+    run = _Run(settings, embedder, store, report)
 
     with store.writer():
-        store.set_chunking(params)
+        store.set_chunking(run.params)
         store.bump_version()  # readers rebuild derived indexes even if this run is killed half way
-        states = store.source_states()
-        planned: list[_Planned] = []
-        stale: list[str] = []
+        run.states = store.source_states()
         for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20,
                          leave=False):
             source = str(path)
-            state = states.get(source, SourceState())
             try:
-                fp = file_fingerprint(path, params)
+                fp = file_fingerprint(path, run.params)
             except OSError as e:
                 report.skipped.append(Skipped(source, f"cannot read: {e.strerror or e}"))
                 continue
-            if state.complete(fp):
-                report.unchanged += len(state.ids)
-                continue
-            try:
+
+            def load(path: Path = path) -> list[Document]:
                 docs, bad = load_file(path)
+                report.skipped.extend(bad)
+                return docs
+
+            try:
+                run.plan(source, fp, load)
             except LoadError as e:
                 report.skipped.append(Skipped(source, str(e)))
                 continue  # its old chunks stay: a broken file loses nothing
-            report.skipped.extend(bad)
-            chunks = [c for d in docs for c in splitter.split(d)]
-            have = state.ids
-            stale.extend(sorted(have - {c.id for c in chunks}))
-            keep = [c for c in chunks if c.id in have]
-            report.unchanged += len(keep)
-            if keep:  # same text, same id: only the file's fingerprint is new, so no embedding
-                store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
-                                      "sentences": len(sentence_spans(c.text))} for c in keep])
-            planned.extend(_Planned(c, fp, len(chunks), bool(have)) for c in chunks if c.id not in have)
 
         # Files gone from a folder that was ingested (or named files that no longer exist).
         present = {str(f) for f in files}
         broken = {s.path for s in report.skipped}
         roots = [Path(p).expanduser().resolve() for p in paths]
-        for source, state in states.items():
+        for source, state in run.states.items():
             if source not in present and source not in broken and _under(source, roots):
-                stale.extend(sorted(state.ids))
+                run.stale.extend(sorted(state.ids))
+        run.finish(progress=progress)
+    report.seconds = time.perf_counter() - t0
+    return report
 
-        _write(planned, report, settings=settings, embedder=embedder, store=store, progress=progress)
-        if stale:
-            store.delete(stale)
-            report.removed = len(stale)
-        store.sweep_sentences()
-        if planned or stale:
-            store.bump_version()
+
+def ingest_documents(documents: Sequence[Document], *, settings: Settings, embedder: Embedder,
+                     store: Store) -> IngestReport:
+    """Add or update documents given as text (the HTTP API): each is its own source, ``api:<id>``
+    unless it names one; a document sent again unchanged embeds nothing."""
+    t0 = time.perf_counter()
+    report = IngestReport(files=len(documents))
+    run = _Run(settings, embedder, store, report)
+    with store.writer():
+        store.set_chunking(run.params)
+        store.bump_version()
+        run.states = store.source_states()
+        for doc in documents:
+            h = hashlib.sha256(repr(sorted(run.params.items())).encode())
+            h.update(f"{doc.id}\0{doc.title}\0{doc.text}".encode())
+            run.plan(doc.source, h.hexdigest()[:32], lambda doc=doc: [doc])
+        run.finish(progress=False)
     report.seconds = time.perf_counter() - t0
     return report
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from rag.types import Candidate, Drop
+from dataclasses import dataclass
+
+from rag.types import Candidate
+
+
+@dataclass(frozen=True)
+class Lift:
+    id: str
+    reason: str
+    anchor: str | None = None  # the top passage that names the lifted one; None: the question does
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 
@@ -29,29 +38,58 @@ def _mentions(text: str, name: str) -> bool:
 
 
 def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weight: float = 0.9
-               ) -> list[Drop]:
+               ) -> list[Lift]:
     """Raise the scores of title-linked candidates in place; returns one note per lift."""
     if len(ranked) < 2:
         return []
     counts = Counter(c.title.strip().lower() for c in ranked if c.title.strip())
     q = question.lower()
     tops = ranked[:anchors]
-    lifted: list[Drop] = []
+    lifted: list[Lift] = []
     for c in ranked:
         if not c.title.strip() or counts[c.title.strip().lower()] > 1:
             continue
         names = _names(c.title)
-        best, why = 0.0, ""
+        best, why, anchor = 0.0, "", None
         if any(_mentions(q, n) for n in names):
             best, why = ranked[0].score, "the question names its title"
         for a in tops:
             if a is c or a.title.strip().lower() == c.title.strip().lower():
                 continue
             if a.score > best and any(_mentions(a.text.lower(), n) for n in names):
-                best, why = a.score, f"top passage {a.id} names its title"
+                best, why, anchor = a.score, f"top passage {a.id} names its title", a.id
         target = weight * best
         if target > c.score:
-            lifted.append(Drop(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}"))
+            lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor))
             c.scores["hop"] = target
             c.score = target
     return lifted
+
+
+def _entity(title: str) -> bool:
+    """Named like an entity ("Kent Baer", "Speed of Sound"), not a topic ("Reasoning tokens")."""
+    words = [w for w in _PAREN.sub("", title).replace("_", " ").split() if len(w) >= 4 or w[:1].isupper()]
+    return bool(words) and all(w[:1].isupper() or w[:1].isdigit() for w in words)
+
+
+def _names_entity(text: str, title: str) -> bool:
+    """``text`` names ``title`` as written (case-sensitive), so a common phrase does not count."""
+    t = title.strip().replace("_", " ")
+    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in {t, _PAREN.sub("", t)} if len(n) >= 3)
+
+
+def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> bool:
+    """A bridge (a top passage names another candidate, an entity, by its title) or a comparison (the
+    question names two such entities). A question about one document, or passages that share a topic
+    word with another's title, are not multi-hop: in a technical corpus titles are common phrases.
+    """
+    by_id = {c.id: c for c in ranked}
+    for d in lifted:
+        c, anchor = by_id.get(d.id), by_id.get(d.anchor or "")
+        if c is not None and anchor is not None and _entity(c.title) and _names_entity(anchor.text, c.title):
+            return True
+    counts = Counter(c.title.strip().lower() for c in ranked if c.title.strip())
+    named = {_PAREN.sub("", c.title.strip()).lower() for c in ranked
+             if counts[c.title.strip().lower()] == 1 and _entity(c.title) and _names_entity(question, c.title)}
+    # one entity under two titles ("X" and "X (copy)") is still one entity
+    return any(a not in b and b not in a for a in named for b in named)

@@ -27,3 +27,23 @@ def test_shared_titles_and_short_names_are_ignored() -> None:
               Candidate("c", "The NFL is a league.", title="NFL", score=0.1)]
     assert second_hop("Who won Super Bowl 50 in the NFL?", ranked) == []
     assert [c.score for c in ranked] == [0.9, 0.2, 0.1]
+
+
+def test_multi_hop_needs_entities_not_topic_words() -> None:
+    from rag.retrieve.hop import is_multi_hop
+
+    film = Candidate("f", "Some Film is a 1990 drama directed by Ann Lee.", title="Some Film", score=0.9)
+    person = Candidate("p", "Ann Lee was born in Leeds.", title="Ann Lee", score=0.1)
+    other = Candidate("o", "Unrelated text.", title="Other", score=0.05)
+    ranked = [film, person, other]
+    lifts = second_hop("Where was the director of Some Film born?", ranked)
+    assert is_multi_hop("Where was the director of Some Film born?", ranked, lifts)       # a bridge
+    a = Candidate("a", "reasoning tokens are billed as output", title="Costs", score=0.9)
+    b = Candidate("b", "Hidden tokens.", title="Reasoning tokens", score=0.1)
+    lifts = second_hop("How are tokens billed?", [a, b])
+    assert lifts and not is_multi_hop("How are tokens billed?", [a, b], lifts)          # a topic phrase
+    x = Candidate("x", "A magazine.", title="Woman's Era", score=0.5)
+    y = Candidate("y", "Another magazine.", title="Antic", score=0.4)
+    q = "Are Woman's Era and Antic both magazines?"
+    assert is_multi_hop(q, [x, y], second_hop(q, [x, y]))                                # a comparison
+    assert not is_multi_hop("What is Antic?", [x, y], second_hop("What is Antic?", [x, y]))
