@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -137,7 +136,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
     overrides = _retrieve_overrides(args)
-    overrides.update({name: getattr(args, flag) for flag, name in _ASK_FLAGS.items() if getattr(args, flag) is not None})
+    overrides.update({name: getattr(args, flag) for flag, name in _ASK_FLAGS.items()
+                      if getattr(args, flag) is not None})
     pipeline = Pipeline(_settings(args, **overrides))
     if args.stream and not args.json:
         stream = pipeline.answer(args.question, where=_where(args), stream=True)
@@ -194,7 +194,7 @@ def serve_problems(settings: Settings) -> list[str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rag.api.app import SETTINGS_ENV, create_app
+    from rag.api.app import SETTINGS_ENV, configure_process, create_app
 
     settings = _settings(args, api_host=args.host, api_port=args.port, api_workers=args.workers)
     problems = serve_problems(settings)
@@ -206,6 +206,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"leanrag on http://{settings.api_host}:{settings.api_port} (docs at /docs); ready when /readyz says so",
           file=sys.stderr, flush=True)
     if settings.api_workers == 1:
+        configure_process(settings)
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
     else:
         plain = settings.model_dump(mode="python")

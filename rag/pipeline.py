@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -56,6 +57,7 @@ class Pipeline:
         self._embedder = embedder
         self._rerankers: dict[tuple[str, str], tuple[Reranker, str | None]] = {}
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
+        self._evidence: OrderedDict[str, Evidence] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -255,16 +257,32 @@ class Pipeline:
         return Ranked(ranked, evidence, qvec, idf, multi_hop)
 
     def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:
-        ids = [c.id for c in candidates]
+        # Chunk ids derive from content and one store has one model, so a chunk's vectors never change:
+        # cached without invalidation (bounded, least recently used out first).
+        out: dict[str, Evidence] = {}
+        with self._lock:
+            for c in candidates:
+                if c.id in self._evidence:
+                    self._evidence.move_to_end(c.id)
+                    out[c.id] = self._evidence[c.id]
+        ids = [c.id for c in candidates if c.id not in out]
         vecs = store.embeddings(ids)
         sents = store.sentence_vectors(ids)
-        out, missing = {}, []
+        missing = []
         for c in candidates:
+            if c.id in out:
+                continue
             if c.id in vecs and c.id in sents:
                 spans, mat = sents[c.id]
                 out[c.id] = Evidence(vecs[c.id], spans, mat)
             else:
                 missing.append(c)
+        with self._lock:
+            for cid in ids:
+                if cid in out:
+                    self._evidence[cid] = out[cid]
+            while len(self._evidence) > self.settings.evidence_cache:
+                self._evidence.popitem(last=False)
         out.update(self._evidence_computed(missing))
         return out
 

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     write_batch: int = Field(256, ge=1, description="chunks embedded and written per Chroma batch")
 
     # --- candidates (first stage) ------------------------------------------------------
+    evidence_cache: int = Field(4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")
     candidate_depth: int = Field(50, ge=1, le=1000, description="candidates after fusion (N)")
     dense: bool = True
     sentence_search: bool = Field(True, description="also search sentence vectors, credit their chunk")
@@ -124,6 +125,7 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="without api_key only loopback is allowed")
     api_port: int = Field(8080, ge=1, le=65535)
     api_workers: int = Field(1, ge=1, le=64, description="more than one needs a Chroma server")
+    api_torch_threads: int = Field(1, ge=1, le=64, description="torch threads per service process")
     api_key: SecretStr | None = Field(None, description="bearer token for every /v1 route (RAG_API_KEY)")
     api_admin_key: SecretStr | None = Field(None, description="bearer token for /v1/ingest (default: api_key)")
     api_max_body_bytes: int = Field(1_000_000, ge=1024)

@@ -73,3 +73,9 @@ def _stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed content words: the lexical view of a text (index and query alike)."""
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+@lru_cache(maxsize=100_000)
+def term_tuple(text: str) -> tuple[str, ...]:
+    """``terms`` memoised: the same passages and sentences come back question after question."""
+    return tuple(terms(text))

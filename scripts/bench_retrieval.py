@@ -18,7 +18,6 @@ from rag.evaluate.metrics import answer_kept, doc_run, median, percentile, ranki
 from rag.evaluate.profiles import MULTI_HOP
 from rag.tokens import count_tokens
 
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 

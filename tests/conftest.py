@@ -39,6 +39,24 @@ def corpus_copy(tmp_path: Path) -> Path:
     return dst
 
 
+def wait_http(url: str, *, seconds: float = 180, proc=None) -> None:  # noqa: ANN001
+    """Wait until ``url`` answers 200; fail early if ``proc`` (the server's process) has exited."""
+    import time
+
+    import httpx
+
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if (proc is not None and proc.poll() is not None) or time.time() > deadline:
+            pytest.fail(f"{url} did not become ready")
+        time.sleep(0.3)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -162,28 +162,26 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
             return JSONResponse({"ready": True})
         return JSONResponse({"ready": False, "detail": svc.error or "loading models"}, status_code=503)
 
-    @app.post("/v1/retrieve", tags=["rag"], dependencies=[Depends(user)])
-    def retrieve(req: RetrieveRequest) -> dict[str, Any]:
-        """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
+    def run(req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
         svc.require_ready()
         ov = svc.overrides(req.overrides)
-        with svc.model_slot(svc.needs_model(ov, answering=False)):
-            ctx = svc.pipeline.retrieve(svc.check_question(req.question), where=req.filters or None,
-                                        passages=_passages(req), **ov)
-        return ctx.to_dict()
+        with svc.model_slot(svc.needs_model(ov, answering=answering)):
+            return call(svc.check_question(req.question), where=req.filters or None, passages=_passages(req), **ov)
+
+    @app.post("/v1/retrieve", tags=["rag"], dependencies=[Depends(user)])
+    def retrieve(req: RetrieveRequest) -> JSONResponse:
+        """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
+        ctx = run(req, svc.pipeline.retrieve, answering=False)
+        return JSONResponse(ctx.to_dict())  # already plain JSON: skip FastAPI's slower re-encoding
 
     @app.post("/v1/answer", tags=["rag"], dependencies=[Depends(user)])
-    def answer(req: AnswerRequest) -> dict[str, Any]:
+    def answer(req: AnswerRequest) -> JSONResponse:
         """{answer, citations, context, usage, cost, timings, trace}."""
-        svc.require_ready()
-        ov = svc.overrides(req.overrides)
-        with svc.model_slot(svc.needs_model(ov, answering=True)):
-            ans = svc.pipeline.answer(svc.check_question(req.question), where=req.filters or None,
-                                      passages=_passages(req), **ov)
+        ans = run(req, svc.pipeline.answer, answering=True)
         assert isinstance(ans, Answer)
         out = ans.to_dict()
         out["trace"] = out["context"]["trace"]
-        return out
+        return JSONResponse(out)
 
     @app.post("/v1/chat/completions", tags=["openai"], dependencies=[Depends(user)])
     def chat(req: ChatRequest) -> Any:
@@ -283,7 +281,8 @@ def _sse(stream: Any, first: str | None, rest: Iterator[str], model: str, includ
             "model": model}
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        return "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return "data: " + json.dumps({**base, "choices": [choice]}) + "\n\n"
 
     try:
         yield chunk({"role": "assistant", "content": ""})
@@ -397,7 +396,17 @@ async def _send_json(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def configure_process(settings: Settings) -> None:
+    """Process-wide set-up of a service: requests run side by side, so one thread per forward pass
+    (torch's default of one per core oversubscribes the cores under concurrent requests)."""
+    import torch
+
+    torch.set_num_threads(settings.api_torch_threads)
+
+
 def app_from_env() -> FastAPI:
     """The app of a `rag serve --workers N` worker: settings handed over by the parent process."""
     raw = os.environ.get(SETTINGS_ENV)
-    return create_app(Settings.model_validate(json.loads(raw)) if raw else Settings())
+    settings = Settings.model_validate(json.loads(raw)) if raw else Settings()
+    configure_process(settings)
+    return create_app(settings)

@@ -1,8 +1,8 @@
 """Chroma, the one source of truth: embedded PersistentClient, or HttpClient for a `chroma run` server."""
 from __future__ import annotations
 
-import uuid
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field

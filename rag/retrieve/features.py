@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import terms
+from rag.text import term_tuple, terms
 
 PASSAGE_FEATURES = ("cos_p", "s_max", "s_2nd", "lex_p", "bm25_n", "title_cov", "cos_p_rel", "s_max_rel")
 SENTENCE_FEATURES = ("cos_s", "lex_s", "lex_s_n", "cos_s_rel", "cos_nb", "p_score", "first", "log_len",
@@ -45,7 +45,7 @@ class Idf:
     def from_texts(cls, texts: list[str]) -> Idf:
         df: dict[str, int] = {}
         for t in texts:
-            for w in set(terms(t)):
+            for w in set(term_tuple(t)):
                 df[w] = df.get(w, 0) + 1
         return cls(df, len(texts))
 
@@ -74,7 +74,7 @@ def passage_features(qvec: np.ndarray, q_terms: dict[str, float], titles: list[s
                      evidence: list[Evidence]) -> np.ndarray:
     """One row of PASSAGE_FEATURES per candidate; the *_rel ones are relative to the best candidate."""
     n = len(texts)
-    toks = [terms(f"{ti} {tx}") for ti, tx in zip(titles, texts, strict=True)]
+    toks = [term_tuple(f"{ti} {tx}") for ti, tx in zip(titles, texts, strict=True)]
     avg = float(np.mean([len(t) for t in toks])) if toks else 1.0
     raw_bm25 = [bm25(q_terms, _tf(t), len(t), avg) for t in toks]
     top_bm25 = max(raw_bm25, default=0.0) or 1.0
@@ -85,7 +85,7 @@ def passage_features(qvec: np.ndarray, q_terms: dict[str, float], titles: list[s
         rows[i, :6] = (
             float(ev.vector @ qvec), float(top[0]), float(top[1] if len(top) > 1 else top[0]),
             coverage(q_terms, set(toks[i])), raw_bm25[i] / top_bm25,
-            coverage(q_terms, set(terms(titles[i]))),
+            coverage(q_terms, set(term_tuple(titles[i]))),
         )
     if n:
         rows[:, 6] = rows[:, 0] - rows[:, 0].max()
@@ -112,7 +112,7 @@ class QuestionView:
 
 
 def sentence_lexical(q: QuestionView, text: str, spans: list[tuple[int, int]]) -> list[float]:
-    return [coverage(q.terms, set(terms(text[s:e]))) for s, e in spans]
+    return [coverage(q.terms, set(term_tuple(text[s:e]))) for s, e in spans]
 
 
 def sentence_features(q: QuestionView, title: str, text: str, ev: Evidence, p_score: float,
@@ -129,11 +129,11 @@ def sentence_features(q: QuestionView, title: str, text: str, ev: Evidence, p_sc
     lex = sentence_lexical(q, text, ev.spans)
     best_lex = max(lex) or 1.0
     g_cos, g_lex = global_best if global_best is not None else (best, max(lex))
-    title_cov = coverage(q.terms, set(terms(title)))
+    title_cov = coverage(q.terms, set(term_tuple(title)))
     rows = np.zeros((len(ev.spans), len(SENTENCE_FEATURES)), dtype=np.float32)
     for i, (s, e) in enumerate(ev.spans):
         sent = text[s:e]
-        st = terms(sent)
+        st = term_tuple(sent)
         nb = [sims[j] for j in (i - 1, i + 1) if 0 <= j < len(sims)]
         has_digit = bool(_DIGIT.search(sent))
         bigram = (len(q.bigrams & set(zip(st, st[1:], strict=False))) / len(q.bigrams)) if q.bigrams else 0.0

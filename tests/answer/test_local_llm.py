@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
-import httpx
 import pytest
 
 from rag import Pipeline, Settings
 from rag.answer.local import server_command
-from tests.conftest import CORPUS, free_port
+from tests.conftest import CORPUS, free_port, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -21,16 +19,7 @@ def local_settings(tmp_path_factory: pytest.TempPathFactory):
     with log.open("w") as out:
         proc = subprocess.Popen(server_command(settings), stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{settings.local_port}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(f"llama.cpp server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{settings.local_port}/v1/models", proc=proc)
         yield settings
     finally:
         proc.terminate()

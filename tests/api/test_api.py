@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import openai
@@ -15,7 +14,7 @@ import pytest
 from rag import Pipeline, Settings
 from rag.api.app import create_app
 from rag.cli import serve_problems
-from tests.conftest import CORPUS, free_port
+from tests.conftest import CORPUS, free_port, wait_http
 from tests.fake_openai import API_KEY, ServerThread
 
 pytestmark = pytest.mark.integration
@@ -37,10 +36,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, embedder, fake_openai):
     pipeline.ingest([root / "docs"])
     with ServerThread(free_port(), create_app(settings, pipeline=pipeline)) as server:
         client = httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {USER}"}, timeout=60)
-        deadline = time.time() + 120
-        while client.get("/readyz").status_code != 200:
-            assert time.time() < deadline, "the service never became ready"
-            time.sleep(0.2)
+        wait_http(f"{server.root}/readyz")
         client.root = server.root  # type: ignore[attr-defined]
         yield client
 
@@ -170,15 +166,7 @@ def test_serve_command_starts_and_reports_ready(tmp_path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store",
                              str(tmp_path / "store")], stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.time() < deadline, "rag serve did not become ready"
-            time.sleep(0.5)
+        wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc)
         r = httpx.post(f"http://127.0.0.1:{port}/v1/ingest", timeout=60,
                        json={"documents": [{"id": "a", "text": "Leanrag keeps contexts short on purpose."}]})
         assert r.status_code == 200                                     # no key: loopback, no auth

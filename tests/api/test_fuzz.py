@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import shutil
-import time
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from rag import Pipeline, Settings
 from rag.api.app import create_app
-from tests.conftest import CORPUS, free_port
+from tests.conftest import CORPUS, free_port, wait_http
 from tests.fake_openai import API_KEY, ServerThread
 
 pytestmark = pytest.mark.integration
@@ -30,10 +28,7 @@ def service_schema(tmp_path_factory: pytest.TempPathFactory, embedder, fake_open
     pipeline = Pipeline(s, embedder=embedder)
     pipeline.ingest([root / "docs"])
     with ServerThread(free_port(), create_app(s, pipeline=pipeline)) as server:
-        deadline = time.time() + 120
-        while httpx.get(f"{server.root}/readyz").status_code != 200:
-            assert time.time() < deadline
-            time.sleep(0.2)
+        wait_http(f"{server.root}/readyz")
         yield schemathesis.openapi.from_url(f"{server.root}/openapi.json")
 
 
