@@ -1,4 +1,4 @@
-"""`rag ingest | retrieve | ask | serve | llm serve | config show` — every command takes --json and --store."""
+"""`rag ingest | retrieve | ask | serve | experiment run|report|compare | llm serve | config show` — every command takes --json and --store."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -219,6 +220,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from rag.evaluate import report
+    from rag.evaluate.experiment import Spec, read_rows, run_experiment, summarize
+
+    if args.experiment_command == "run":
+        spec = Spec.load(args.spec)
+        out = Path(args.out or Path("runs") / spec.name)
+        base = Path(args.spec).resolve().parent if args.relative_to_spec else Path(".")
+        summary = run_experiment(spec, out, base=base, progress=not args.json and sys.stderr.isatty())
+        report.write_report(out)
+        rows = summarize(read_rows(out / "results.jsonl"))
+        _emit(args, {"out": str(out), "summary": rows},
+              lambda: f"results in {out} ({summary.name}, report.md)\n" + "\n".join(
+                  f"  {r['config']}: " + ", ".join(f"{k} {r[k]}" for k in ("answer_kept", "support_recall", "f1",
+                                                                             "context_tokens_median") if r.get(k)
+                                                   is not None) for r in rows))
+    elif args.experiment_command == "report":
+        path = report.write_report(Path(args.dir))
+        _emit(args, {"report": str(path)}, lambda: f"wrote {path}")
+    else:
+        rows = report.compare(Path(args.a), Path(args.b), args.metric)
+        _emit(args, {"comparisons": rows}, lambda: "\n".join(
+            f"{r['config']}: {r['metric']} B - A = {r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}], "
+            f"p = {r['p']:.4f}, n = {r['n']}: {r['verdict']}" for r in rows))
+    return 0
+
+
 def cmd_llm_serve(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -275,6 +303,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="default 1 (RAG_API_WORKERS); more need a Chroma server")
     _common(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("experiment", help="run, report and compare experiments")
+    esub = p.add_subparsers(dest="experiment_command", required=True)
+    run = esub.add_parser("run", help="run (or resume) a spec into a results folder")
+    run.add_argument("spec", help="TOML or YAML spec")
+    run.add_argument("--out", help="results folder (default runs/<name>)")
+    run.add_argument("--relative-to-spec", action="store_true", help="dataset paths relative to the spec file")
+    rep = esub.add_parser("report", help="write report.md and plots for a results folder")
+    rep.add_argument("dir")
+    cmp_ = esub.add_parser("compare", help="is B better than A? (paired bootstrap per configuration)")
+    cmp_.add_argument("a")
+    cmp_.add_argument("b")
+    cmp_.add_argument("--metric", help="default: f1, contains, support_recall or answer_kept, the first present")
+    for sp in (run, rep, cmp_):
+        _common(sp)
+        sp.set_defaults(func=cmd_experiment)
 
     p = sub.add_parser("llm", help="the local model")
     lsub = p.add_subparsers(dest="llm_command", required=True)

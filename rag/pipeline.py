@@ -183,10 +183,16 @@ class Pipeline:
     def answer(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
                stream: bool = False, **overrides: Any) -> Answer | AnswerStream:
         """The lean context, answered. ``stream=True`` returns an AnswerStream (text as it arrives)."""
-        s = self._settings(overrides)
         t0 = time.perf_counter()
         ctx = self.retrieve(question, where=where, passages=passages, **overrides)
-        retrieve_ms = (time.perf_counter() - t0) * 1000
+        return self.answer_context(question, ctx, stream=stream, started=t0, **overrides)
+
+    def answer_context(self, question: str, ctx: Context, *, stream: bool = False, started: float | None = None,
+                       **overrides: Any) -> Answer | AnswerStream:
+        """Answer from a context already retrieved (experiments reuse one context for a cache key)."""
+        s = self._settings(overrides)
+        t0 = started if started is not None else time.perf_counter()
+        retrieve_ms = (time.perf_counter() - t0) * 1000 if started is not None else 0.0
         answerer = self._answerer(s)
 
         def finish(ans: Answer) -> Answer:

@@ -27,7 +27,7 @@ def main() -> None:
             part = Path(tmp) / "corpus" / Path(args.corpus).name
             part.parent.mkdir()
             with open(args.corpus) as f:
-                part.write_text("".join(line for _, line in zip(range(args.docs), f)))
+                part.write_text("".join(line for _, line in zip(range(args.docs), f, strict=False)))
             args.corpus = str(part)
         p = Pipeline(Settings(store_path=Path(tmp) / "store"))
         p.embedder.encode(["warm up"])  # model load is not ingest throughput

@@ -90,7 +90,7 @@ def main() -> None:
 
     sx, sy = [], []
     idf = _idf_of(squad._lexical(squad.settings))  # the index collect() already built
-    for q, cands, ev, qvec, qt, x, _ in sq:
+    for q, cands, ev, qvec, _qt, x, _ in sq:
         p = pmodel(x)
         qv = QuestionView.of(q.text, qvec, idf)
         sims = [float((ev[c.id].sentence_vectors @ qvec).max()) for c in cands if ev[c.id].spans]

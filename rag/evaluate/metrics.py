@@ -85,3 +85,7 @@ def answer_contains(prediction: str, answers: Sequence[str]) -> bool:
     """Does the normalised prediction contain a normalised gold answer?"""
     p = normalize_answer(prediction)
     return any(normalize_answer(a) and normalize_answer(a) in p for a in answers)
+
+
+def mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else float("nan")

@@ -1,0 +1,283 @@
+"""Experiments: a dataset, a grid of settings, an answerer -> a results folder that survives crashes.
+
+A spec (TOML or YAML)::
+
+    name = "squad-context"
+    [dataset]
+    kind = "squad"                      # squad | hotpotqa | beir | corpus
+    path = "../shared/data/squad-v1.1-dev/dev-v1.1.json"
+    store = "/work/bench/squad"         # the ingested corpus (squad, beir, corpus)
+    split = "test"                      # squad: test = the seeded 300; beir: the qrels file
+    limit = 100
+    [settings]                          # for every run
+    answerer = "extractive"
+    [grid]                              # every combination is one configuration
+    token_budget = [60, 130, 350]
+    sentence_prune = [true, false]
+
+The folder holds ``spec.json``, ``environment.json`` (packages, git commit, models), ``results.jsonl``
+(one line per configuration and question, appended and flushed as it goes: a rerun skips what is
+there), ``calls.jsonl`` (model answers by request hash: a rerun pays for nothing twice) and
+``summary.csv``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.metadata
+import itertools
+import json
+import platform
+import subprocess
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag.answer.factory import resolve_answerer
+from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
+from rag.evaluate.metrics import (
+    answer_contains,
+    answer_kept,
+    exact_match,
+    mean,
+    median,
+    support_recall,
+    token_f1,
+)
+from rag.settings import Settings
+
+QUALITY = ["answer_kept", "support_recall", "em", "f1", "contains"]
+
+
+@dataclass
+class Spec:
+    name: str
+    dataset: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Spec:
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            raw = yaml.safe_load(text)
+        else:
+            raw = tomllib.loads(text)
+        unknown = set(raw) - {"name", "dataset", "settings", "grid"}
+        if unknown or "dataset" not in raw:
+            raise ValueError(f"{path}: a spec has name, dataset, settings, grid; got {sorted(raw)}")
+        spec = cls(raw.get("name") or path.stem, raw["dataset"], raw.get("settings", {}), raw.get("grid", {}))
+        for key, values in spec.grid.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(f"{path}: grid.{key} must be a non-empty list")
+        spec.configurations()  # every combination must be valid settings: fail before any work
+        return spec
+
+    def configurations(self) -> list[tuple[str, dict[str, Any]]]:
+        keys = list(self.grid)
+        out = []
+        for values in itertools.product(*(self.grid[k] for k in keys)) if keys else [()]:
+            overrides = {**self.settings, **dict(zip(keys, values, strict=True))}
+            Settings(**{k: v for k, v in overrides.items()})  # validates names and values
+            name = ",".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, values, strict=True)) or "base"
+            out.append((name, overrides))
+        return out
+
+
+def load_questions(dataset: dict[str, Any], base: Path = Path(".")) -> list[Question]:
+    kind, path = dataset.get("kind"), base / str(dataset.get("path", ""))
+    if kind == "squad":
+        train, test = squad_split(path)
+        qs = test if dataset.get("split", "test") == "test" else train
+    elif kind == "hotpotqa":
+        qs = hotpotqa(path)
+    elif kind == "beir":
+        qs = beir(path, dataset.get("split", "test"))
+    elif kind == "corpus":
+        qs = corpus_questions(path)
+    else:
+        raise ValueError(f"dataset.kind must be squad, hotpotqa, beir or corpus, not {kind!r}")
+    return qs[: dataset["limit"]] if dataset.get("limit") else qs
+
+
+def environment(settings: Settings) -> dict[str, Any]:
+    pkgs = {}
+    for name in ("leanrag", "chromadb", "sentence-transformers", "torch", "openai", "tiktoken", "bm25s", "ranx"):
+        try:
+            pkgs[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pkgs[name] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": pkgs,
+            "git_commit": commit, "embedding_model": settings.embedding_model, "llm_model": settings.llm_model,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+class CallCache:
+    """Answers by request hash, one JSON line each, so a rerun or a resumed run pays for nothing twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                    self.data[row["key"]] = row["value"]
+                except (json.JSONDecodeError, KeyError):
+                    continue  # a line cut by a crash: that call is simply made again
+
+    @staticmethod
+    def key(*parts: Any) -> str:
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self.data[key] = value
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"key": key, "value": value}) + "\n")
+
+
+def question_row(q: Question, ctx: Any, ans: Any | None) -> dict[str, Any]:
+    """Per-question metrics: context, answer, cost, latency."""
+    row: dict[str, Any] = {"qid": q.id, "context_tokens": ctx.tokens, "passages": len(ctx.passages),
+                           "answer_kept": float(answer_kept(ctx.text, q.answers)) if q.answers else None,
+                           "support_recall": support_recall(ctx.text, q.support) if q.support else None,
+                           "doc_ids": list(dict.fromkeys(p.doc_id for p in ctx.passages))}
+    if ans is not None:
+        u = ans.usage
+        row.update(answer=ans.text, em=float(exact_match(ans.text, q.answers)), f1=token_f1(ans.text, q.answers),
+                   contains=float(answer_contains(ans.text, q.answers)), prompt_tokens=u.prompt_tokens,
+                   cached_tokens=u.cached_tokens, completion_tokens=u.completion_tokens,
+                   reasoning_tokens=u.reasoning_tokens, answer_tokens=u.answer_tokens, cost=ans.cost,
+                   latency_ms=ans.timings.get("total_ms"))
+    return row
+
+
+def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] | None = None,
+                   base: Path = Path("."), progress: bool = True, answer: bool = True) -> Path:
+    """Run (or resume) every configuration over every question; returns the summary path."""
+    from rag.pipeline import Pipeline
+
+    out.mkdir(parents=True, exist_ok=True)
+    questions = load_questions(spec.dataset, base)
+    store = spec.dataset.get("store")
+    root = Settings(**({"store_path": str(base / store)} if store else {}))
+    (out / "spec.json").write_text(json.dumps(spec.__dict__, indent=2, default=str))
+    if not (out / "environment.json").exists():
+        (out / "environment.json").write_text(json.dumps(environment(root), indent=2))
+    results = out / "results.jsonl"
+    done = {(r["config"], r["qid"]) for r in read_rows(results)}
+    cache = CallCache(out / "calls.jsonl")
+    pipeline = (pipeline_factory or Pipeline)(root)
+    configs = spec.configurations()
+    bar = tqdm(total=len(configs) * len(questions), disable=not progress, desc=spec.name, unit="q")
+    with results.open("a", encoding="utf-8") as f:
+        for name, overrides in configs:
+            for q in questions:
+                bar.update()
+                if (name, q.id) in done:
+                    continue
+                row = _one(pipeline, q, overrides, cache, answer=answer)
+                f.write(json.dumps({"config": name, **row}) + "\n")
+                f.flush()
+    bar.close()
+    return write_summary(out, configs=[n for n, _ in configs])
+
+
+def _one(pipeline: Any, q: Question, overrides: dict[str, Any], cache: CallCache, *, answer: bool) -> dict:
+    t0 = time.perf_counter()
+    ctx = pipeline.retrieve(q.text, passages=q.passages, **overrides)
+    if not answer or q.relevant and not q.answers:  # BEIR: retrieval only
+        return question_row(q, ctx, None)
+    s = pipeline.settings.replace(**overrides)
+    if resolve_answerer(s) == "extractive":  # no model call: nothing worth caching
+        return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, **overrides))
+    key = cache.key(q.text, ctx.text, s.model_dump(mode="json", include=_ANSWER_KEYS))
+    hit = cache.get(key)
+    if hit is None:
+        ans = pipeline.answer_context(q.text, ctx, started=t0, **overrides)
+        row = question_row(q, ctx, ans)
+        cache.put(key, {k: row[k] for k in _CACHED})
+        return row
+    row = question_row(q, ctx, None)
+    row.update(hit)
+    row.update(em=float(exact_match(hit["answer"], q.answers)), f1=token_f1(hit["answer"], q.answers),
+               contains=float(answer_contains(hit["answer"], q.answers)), cached_call=True)
+    return row
+
+
+_ANSWER_KEYS = {"answerer", "llm_base_url", "llm_model", "llm_model_spec", "max_completion_tokens",
+                "reasoning_effort", "temperature", "extractive_sentences", "local_port"}
+_CACHED = ["answer", "prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens", "answer_tokens",
+           "cost", "latency_ms"]
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # the last line of a killed run may be cut: that question runs again
+    return rows
+
+
+SUMMARY_COLUMNS = ["config", "questions", *QUALITY, "context_tokens_median", "context_tokens_p90",
+                   "prompt_tokens_mean", "completion_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean",
+                   "cost_total", "latency_ms_median"]
+
+
+def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> list[dict[str, Any]]:
+    by: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        by.setdefault(r["config"], {})[r["qid"]] = r  # a question run twice (resume) counts once
+    out = []
+    for name in configs or list(by):
+        rs = list(by.get(name, {}).values())
+        if not rs:
+            continue
+
+        def col(key: str, rs: list[dict] = rs) -> list[float]:
+            return [float(r[key]) for r in rs if r.get(key) is not None]
+
+        toks = sorted(col("context_tokens"))
+        row = {"config": name, "questions": len(rs)}
+        for key in QUALITY:
+            row[key] = round(mean(col(key)), 4) if col(key) else None
+        row.update(context_tokens_median=median(toks), context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],
+                   prompt_tokens_mean=_m(col("prompt_tokens")), completion_tokens_mean=_m(col("completion_tokens")),
+                   reasoning_tokens_mean=_m(col("reasoning_tokens")), answer_tokens_mean=_m(col("answer_tokens")),
+                   cost_total=round(sum(col("cost")), 6) if col("cost") else None,
+                   latency_ms_median=median(col("latency_ms")) if col("latency_ms") else None)
+        out.append(row)
+    return out
+
+
+def _m(xs: list[float]) -> float | None:
+    return round(mean(xs), 2) if xs else None
+
+
+def write_summary(out: Path, configs: list[str] | None = None) -> Path:
+    path = out / "summary.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
+        w.writeheader()
+        w.writerows(summarize(read_rows(out / "results.jsonl"), configs))
+    return path

@@ -1,0 +1,156 @@
+"""Experiments: metrics against hand-computed cases, the significance test, resume after a kill."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag import Pipeline, Settings
+from rag.evaluate.experiment import Spec, read_rows, summarize
+from rag.evaluate.metrics import answer_contains, exact_match, normalize_answer, token_f1
+from rag.evaluate.report import compare, paired_bootstrap, toggle_effects
+from tests.conftest import CORPUS
+
+
+def test_answer_metrics_by_hand() -> None:
+    assert normalize_answer("The  Denver Broncos! [1]") == "denver broncos"
+    assert exact_match("the Denver Broncos.", ["Denver Broncos"]) and not exact_match("Broncos", ["Denver Broncos"])
+    # pred {denver, broncos, won}, gold {denver, broncos}: P = 2/3, R = 1, F1 = 0.8
+    assert token_f1("Denver Broncos won", ["Denver Broncos"]) == pytest.approx(0.8)
+    assert token_f1("Paris", ["London", "Paris"]) == 1.0 and token_f1("", ["x"]) == 0.0
+    assert answer_contains("It was the Denver Broncos [2].", ["denver broncos"])
+    assert not answer_contains("Carolina", ["Denver Broncos"])
+
+
+def test_paired_bootstrap_tells_different_from_equal() -> None:
+    import random
+
+    rng = random.Random(1)
+    a = [rng.random() for _ in range(200)]
+    better = [x + 0.1 + rng.gauss(0, 0.05) for x in a]
+    same = [x + rng.gauss(0, 0.05) for x in a]
+    r = paired_bootstrap(a, better)
+    assert r["p"] < 0.001 and 0.09 < r["diff"] < 0.11 and r["low"] > 0
+    r = paired_bootstrap(a, same)
+    assert r["p"] > 0.05 and r["low"] < 0 < r["high"]
+    assert paired_bootstrap(a, a)["p"] == 1.0
+
+
+def _fake_run(folder: Path, scores: list[float], grid: dict | None = None) -> Path:
+    folder.mkdir(parents=True)
+    rows = [{"config": "base", "qid": f"q{i}", "f1": s, "context_tokens": 100} for i, s in enumerate(scores)]
+    (folder / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (folder / "spec.json").write_text(json.dumps({"name": folder.name, "dataset": {"kind": "corpus"},
+                                                  "settings": {}, "grid": grid or {}}))
+    return folder
+
+
+def test_compare_runs_known_to_differ_and_known_equal(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(3)
+    base = [rng.random() for _ in range(120)]
+    a = _fake_run(tmp_path / "a", base)
+    b = _fake_run(tmp_path / "b", [min(1.0, x + 0.2) for x in base])
+    c = _fake_run(tmp_path / "c", list(base))
+    (better,) = compare(a, b)
+    assert better["verdict"] == "B better" and better["p"] < 0.001
+    (equal,) = compare(a, c)
+    assert equal["verdict"] == "no significant difference" and equal["p"] == 1.0
+    (worse,) = compare(b, a)
+    assert worse["verdict"] == "B worse"
+
+
+def test_toggle_effect_pairs_configs_that_differ_in_one_key() -> None:
+    rows = []
+    for q in range(30):
+        for budget, bonus in ((60, 0.0), (130, 0.5)):
+            for prune in (True, False):
+                rows.append({"config": f"token_budget={budget},sentence_prune={json.dumps(prune)}", "qid": f"q{q}",
+                             "f1": 0.2 + bonus})
+    effects = toggle_effects(rows, {"token_budget": [60, 130], "sentence_prune": [True, False]}, "f1")
+    assert effects[0]["toggle"] == "token_budget: 60 -> 130" and effects[0]["diff"] == pytest.approx(0.5)
+    assert effects[0]["n"] == 60 and effects[1]["diff"] == 0.0
+
+
+def test_spec_is_validated_before_any_work(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[dataset]\nkind = "corpus"\n[grid]\ntoken_budget = [0]\n')
+    with pytest.raises(Exception, match="token_budget"):
+        Spec.load(bad)
+    yml = tmp_path / "ok.yaml"
+    yml.write_text("name: y\ndataset: {kind: corpus, path: q.jsonl}\ngrid: {token_budget: [60, 130]}\n")
+    assert [n for n, _ in Spec.load(yml).configurations()] == ["token_budget=60", "token_budget=130"]
+
+
+@pytest.mark.integration
+def test_killed_run_resumes_to_the_same_summary(tmp_path: Path, embedder) -> None:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    Pipeline(Settings(store_path=tmp_path / "store"), embedder=embedder).ingest([tmp_path / "corpus"])
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(f'name = "tiny"\n[dataset]\nkind = "corpus"\npath = "{tmp_path}/corpus/questions.jsonl"\n'
+                    f'store = "{tmp_path}/store"\nlimit = 8\n[settings]\nanswerer = "extractive"\n'
+                    '[grid]\ntoken_budget = [60, 130]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+
+    def run(out: Path) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "rag.cli", "experiment", "run", str(spec), "--out", str(out)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    killed = tmp_path / "killed"
+    proc = run(killed)
+    deadline = time.time() + 300
+    while len(read_rows(killed / "results.jsonl")) < 5:
+        assert proc.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 5 <= len(read_rows(killed / "results.jsonl")) < 16
+    assert run(killed).wait(timeout=300) == 0                       # resume
+    clean = tmp_path / "clean"
+    assert run(clean).wait(timeout=300) == 0
+
+    def quality(folder: Path) -> list[dict]:
+        with (folder / "summary.csv").open() as f:
+            return [{k: v for k, v in r.items() if k != "latency_ms_median"} for r in csv.DictReader(f)]
+
+    assert quality(killed) == quality(clean) and len(quality(clean)) == 2
+    assert len({(r["config"], r["qid"]) for r in read_rows(killed / "results.jsonl")}) == 16
+    assert summarize(read_rows(killed / "results.jsonl"))[0]["questions"] == 8
+    assert (killed / "report.md").exists() and (killed / "accuracy_vs_tokens.png").exists()
+    env_info = json.loads((clean / "environment.json").read_text())
+    assert env_info["packages"]["chromadb"] and env_info["embedding_model"]
+
+
+def test_model_calls_are_cached_by_request(tmp_path: Path, embedder, llm) -> None:
+    from rag.evaluate.experiment import run_experiment
+    from tests.fake_openai import API_KEY
+
+    # the shipped reasoning-model spec, pointed at the test server and cut to 3 questions
+    spec = Spec.load(CORPUS.parent / "experiments" / "reasoning-model.toml")
+    spec.dataset.update(limit=3, path=str(CORPUS.parent / spec.dataset["path"]))
+    spec.settings.update(llm_base_url=llm.url, llm_model="o3-mini")
+    spec.grid = {"token_budget": [130, 350]}
+
+    def factory(settings: Settings) -> Pipeline:
+        return Pipeline(settings.replace(llm_api_key=API_KEY), embedder=embedder)
+
+    out = tmp_path / "run"
+    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    first = len(llm.requests())
+    rows = read_rows(out / "results.jsonl")
+    # 6 answers; a context that two budgets both produce is one request, asked once
+    assert len(rows) == 6 and first + sum(bool(r.get("cached_call")) for r in rows) == 6
+    assert all(r["reasoning_tokens"] > 0 and r["support_recall"] is not None for r in rows)
+    (out / "results.jsonl").unlink()                              # a full rerun, same folder
+    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    assert len(llm.requests()) == first                           # every answer came from the cache
+    assert [r["answer"] for r in read_rows(out / "results.jsonl")] == [r["answer"] for r in rows]
