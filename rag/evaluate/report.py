@@ -113,11 +113,16 @@ def write_report(run: Path) -> Path:
                   "| toggle | pairs | change | 95% interval | p |", "|---|---|---|---|---|"]
         lines += [f"| {e['toggle']} | {e['n']} | {e['diff']:+.4f} | [{e['low']:+.4f}, {e['high']:+.4f}] | "
                   f"{e['p']:.4f} |" for e in effects]
-    for name, ykey, label in [("accuracy_vs_tokens.png", metric, metric),
+    context_metric = next((k for k in ("support_recall", "answer_kept") if any(r.get(k) is not None for r in rows)),
+                          None)
+    plots = [("accuracy_vs_tokens.png", metric, metric)]
+    if context_metric:
+        plots.append(("context_vs_tokens.png", context_metric, f"{context_metric} (what the context kept)"))
+    for name, ykey, label in [*plots,
                               ("reasoning_vs_tokens.png", "reasoning_tokens_mean", "reasoning tokens (mean)"),
                               ("completion_vs_tokens.png", "completion_tokens_mean", "completion tokens (mean)")]:
         pts = [(s["context_tokens_median"], s.get(ykey), s["config"]) for s in summary if s.get(ykey) is not None]
-        if not pts or (ykey != metric and not any(y for _, y, _ in pts)):
+        if not pts or (ykey not in (metric, context_metric) and not any(y for _, y, _ in pts)):
             continue
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         ax.scatter([p[0] for p in pts], [p[1] for p in pts])
