@@ -1,4 +1,4 @@
-"""`rag ingest | retrieve | ask | serve | experiment run|report|compare | llm serve | config show` — every command takes --json and --store."""
+"""`rag ingest | retrieve | ask | serve | experiment run|report|compare | tune | llm serve | config show` — every command takes --json and --store."""
 from __future__ import annotations
 
 import argparse
@@ -247,6 +247,25 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from rag.evaluate.experiment import Spec
+    from rag.evaluate.tune import check, run_tune
+
+    spec = Spec.load(args.spec)
+    check(spec)
+    out = Path(args.out or Path("runs") / spec.name)
+    base = Path(args.spec).resolve().parent if args.relative_to_spec else Path(".")
+    res = run_tune(spec, out, base=base, progress=not args.json and sys.stderr.isatty())
+    objective = spec.tune["objective"]
+    _emit(args, {"out": str(out), "best": res.best, "settings": res.overrides, "test": res.test,
+                 "tuned_minus_defaults": res.effect},
+          lambda: f"chosen on train: {res.best}\n" + "\n".join(
+              f"  test {r['config']}: {objective} {r.get(objective)}, median context {r['context_tokens_median']}"
+              for r in res.test) + f"\n  tuned - defaults: {res.effect['diff']:+.4f} [{res.effect['low']:+.4f}, "
+              f"{res.effect['high']:+.4f}]\nreport: {res.report}; settings: {out / 'best.toml'}")
+    return 0
+
+
 def cmd_llm_serve(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -319,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in (run, rep, cmp_):
         _common(sp)
         sp.set_defaults(func=cmd_experiment)
+
+    p = sub.add_parser("tune", help="search retrieval settings on a train split, report once on test")
+    p.add_argument("spec", help="TOML or YAML spec with a [tune] table")
+    p.add_argument("--out", help="results folder (default runs/<name>)")
+    p.add_argument("--relative-to-spec", action="store_true", help="dataset paths relative to the spec file")
+    _common(p)
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("llm", help="the local model")
     lsub = p.add_subparsers(dest="llm_command", required=True)

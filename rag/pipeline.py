@@ -10,6 +10,7 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -175,7 +176,7 @@ class Pipeline:
         pruner = Pruner(_prune_config(s), count)
         kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
         trace.stages.extend(stages)
-        ctx = Context(question, kept, 0, trace)
+        ctx = Context(question, kept, 0, trace, pool=ranked)
         ctx.tokens = count(ctx.text) if kept else 0
         return ctx
 
@@ -265,45 +266,50 @@ class Pipeline:
     def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:
         # Chunk ids derive from content and one store has one model, so a chunk's vectors never change:
         # cached without invalidation (bounded, least recently used out first).
-        out: dict[str, Evidence] = {}
-        with self._lock:
-            for c in candidates:
-                if c.id in self._evidence:
-                    self._evidence.move_to_end(c.id)
-                    out[c.id] = self._evidence[c.id]
+        out = self._recall([c.id for c in candidates])
         ids = [c.id for c in candidates if c.id not in out]
         vecs = store.embeddings(ids)
         sents = store.sentence_vectors(ids)
-        missing = []
-        for c in candidates:
-            if c.id in out:
-                continue
-            if c.id in vecs and c.id in sents:
-                spans, mat = sents[c.id]
-                out[c.id] = Evidence(vecs[c.id], spans, mat)
-            else:
-                missing.append(c)
-        with self._lock:
-            for cid in ids:
-                if cid in out:
-                    self._evidence[cid] = out[cid]
-            while len(self._evidence) > self.settings.evidence_cache:
-                self._evidence.popitem(last=False)
-        out.update(self._evidence_computed(missing))
+        found = {cid: Evidence(vecs[cid], *sents[cid]) for cid in ids if cid in vecs and cid in sents}
+        self._remember(found)
+        out.update(found)
+        out.update(self._evidence_computed([c for c in candidates if c.id not in out]))
         return out
 
     def _evidence_computed(self, candidates: list[Candidate]) -> dict[str, Evidence]:
-        if not candidates:
-            return {}
-        spans = [sentence_spans(c.text) for c in candidates]
-        texts = [embed_text(c.title, c.text) for c in candidates]
-        texts += [c.text[a:b] for c, sp in zip(candidates, spans, strict=True) for a, b in sp]
-        vecs = self.embedder.encode(texts)
-        out, row = {}, len(candidates)
-        for i, (c, sp) in enumerate(zip(candidates, spans, strict=True)):
-            out[c.id] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
-            row += len(sp)
+        # Keyed by content (title and text), not by the caller's ids: an experiment's grid or a client
+        # sending the same passages again embeds them once.
+        keys = {c.id: "text:" + hashlib.blake2b(f"{c.title}\0{c.text}".encode(), digest_size=16).hexdigest()
+                for c in candidates}
+        known = self._recall(list(keys.values()))
+        todo = [c for c in candidates if keys[c.id] not in known]
+        if todo:
+            spans = [sentence_spans(c.text) for c in todo]
+            texts = [embed_text(c.title, c.text) for c in todo]
+            texts += [c.text[a:b] for c, sp in zip(todo, spans, strict=True) for a, b in sp]
+            vecs = self.embedder.encode(texts)
+            fresh, row = {}, len(todo)
+            for i, (c, sp) in enumerate(zip(todo, spans, strict=True)):
+                fresh[keys[c.id]] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
+                row += len(sp)
+            self._remember(fresh)
+            known.update(fresh)
+        return {c.id: known[keys[c.id]] for c in candidates}
+
+    def _recall(self, keys: list[str]) -> dict[str, Evidence]:
+        out = {}
+        with self._lock:
+            for k in keys:
+                if k in self._evidence:
+                    self._evidence.move_to_end(k)
+                    out[k] = self._evidence[k]
         return out
+
+    def _remember(self, items: dict[str, Evidence]) -> None:
+        with self._lock:
+            self._evidence.update(items)
+            while len(self._evidence) > self.settings.evidence_cache:
+                self._evidence.popitem(last=False)
 
 
 _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_api_version", "llm_model_family",

@@ -159,6 +159,9 @@ class Context:
     passages: list[Passage]
     tokens: int
     trace: Trace
+    # The reranked candidates before pruning, best first: what retrieval metrics and experiments read.
+    # Not serialised (it can hold hundreds of passages).
+    pool: list[Candidate] = field(default_factory=list, repr=False)
 
     @property
     def text(self) -> str:

@@ -68,8 +68,10 @@ def hotpotqa(path: Path) -> list[Question]:
         for t, sid in zip(row["supporting_facts"]["title"], row["supporting_facts"]["sent_id"], strict=True):
             if t in by_title and sid < len(by_title[t]) and by_title[t][sid].strip():
                 support.append(by_title[t][sid].strip())
-        out.append(Question(row["id"], row["question"], answers=[row["answer"]], passages=passages,
-                            support=support))
+        gold = set(row["supporting_facts"]["title"])
+        relevant = {p["id"]: 1 for p in passages if p["title"] in gold}  # the paragraphs holding the support
+        out.append(Question(row["id"], row["question"], answers=[row["answer"]], relevant=relevant,
+                            passages=passages, support=support))
     return out
 
 

@@ -8,17 +8,21 @@ A spec (TOML or YAML)::
     path = "../shared/data/squad-v1.1-dev/dev-v1.1.json"
     store = "/work/bench/squad"         # the ingested corpus (squad, beir, corpus)
     split = "test"                      # squad: test = the seeded 300; beir: the qrels file
+    offset = 0                          # skip the first questions (a split of a set without one)
     limit = 100
+    corpus = "../shared/data/..."       # what to ingest when the grid changes chunk_size/chunk_overlap
     [settings]                          # for every run
     answerer = "extractive"
     [grid]                              # every combination is one configuration
     token_budget = [60, 130, 350]
     sentence_prune = [true, false]
+    distractors = [0, 4]                # experiment knobs (rag.evaluate.manipulate) mix with settings
 
 The folder holds ``spec.json``, ``environment.json`` (packages, git commit, models), ``results.jsonl``
 (one line per configuration and question, appended and flushed as it goes: a rerun skips what is
 there), ``calls.jsonl`` (model answers by request hash: a rerun pays for nothing twice) and
-``summary.csv``.
+``summary.csv``. A grid over ``chunk_size``/``chunk_overlap`` ingests ``dataset.corpus`` once per
+chunking into ``stores/`` beside the run (kept: a rerun or a resumed run embeds nothing again).
 """
 from __future__ import annotations
 
@@ -40,18 +44,23 @@ from tqdm import tqdm
 
 from rag.answer.factory import resolve_answerer
 from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
+from rag.evaluate.manipulate import Manipulation, RandomPool, apply, distractor_share
 from rag.evaluate.metrics import (
+    RANK_METRICS,
     answer_contains,
     answer_kept,
     exact_match,
     mean,
     median,
+    rank_metrics,
     support_recall,
     token_f1,
 )
 from rag.settings import Settings
+from rag.types import Candidate
 
-QUALITY = ["answer_kept", "support_recall", "em", "f1", "contains"]
+QUALITY = ["answer_kept", "support_recall", "em", "f1", "contains", *RANK_METRICS]
+CHUNKING = ("chunk_size", "chunk_overlap")
 
 
 @dataclass
@@ -60,6 +69,8 @@ class Spec:
     dataset: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # named configurations, beside the grid
+    tune: dict[str, Any] = field(default_factory=dict)  # rag tune: objective, train and test splits
 
     @classmethod
     def load(cls, path: str | Path) -> Spec:
@@ -71,10 +82,11 @@ class Spec:
             raw = yaml.safe_load(text)
         else:
             raw = tomllib.loads(text)
-        unknown = set(raw) - {"name", "dataset", "settings", "grid"}
+        unknown = set(raw) - {"name", "dataset", "settings", "grid", "configs", "tune"}
         if unknown or "dataset" not in raw:
-            raise ValueError(f"{path}: a spec has name, dataset, settings, grid; got {sorted(raw)}")
-        spec = cls(raw.get("name") or path.stem, raw["dataset"], raw.get("settings", {}), raw.get("grid", {}))
+            raise ValueError(f"{path}: a spec has name, dataset, settings, grid, configs, tune; got {sorted(raw)}")
+        spec = cls(raw.get("name") or path.stem, raw["dataset"], raw.get("settings", {}), raw.get("grid", {}),
+                   raw.get("configs", {}), raw.get("tune", {}))
         for key, values in spec.grid.items():
             if not isinstance(values, list) or not values:
                 raise ValueError(f"{path}: grid.{key} must be a non-empty list")
@@ -84,12 +96,21 @@ class Spec:
     def configurations(self) -> list[tuple[str, dict[str, Any]]]:
         keys = list(self.grid)
         out = []
-        for values in itertools.product(*(self.grid[k] for k in keys)) if keys else [()]:
-            overrides = {**self.settings, **dict(zip(keys, values, strict=True))}
-            Settings(**{k: v for k, v in overrides.items()})  # validates names and values
-            name = ",".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, values, strict=True)) or "base"
+        named = [(name, dict(values)) for name, values in self.configs.items()]
+        grid = [] if named and not keys else itertools.product(*(self.grid[k] for k in keys)) if keys else [()]
+        for values in grid:
+            named.append((grid_name(keys, values), dict(zip(keys, values, strict=True))))
+        for name, values in named:
+            overrides = {**self.settings, **values}
+            _, settings = Manipulation.split(overrides)  # validates the experiment knobs
+            Settings(**settings)  # validates names and values
             out.append((name, overrides))
         return out
+
+
+def grid_name(keys: list[str], values: Any) -> str:
+    """A grid point's configuration name: ``key=json`` pairs joined by commas ("base" for none)."""
+    return ",".join(f"{k}={json.dumps(v)}" for k, v in zip(keys, values, strict=True)) or "base"
 
 
 def load_questions(dataset: dict[str, Any], base: Path = Path(".")) -> list[Question]:
@@ -105,6 +126,7 @@ def load_questions(dataset: dict[str, Any], base: Path = Path(".")) -> list[Ques
         qs = corpus_questions(path)
     else:
         raise ValueError(f"dataset.kind must be squad, hotpotqa, beir or corpus, not {kind!r}")
+    qs = qs[int(dataset.get("offset", 0)):]
     return qs[: dataset["limit"]] if dataset.get("limit") else qs
 
 
@@ -152,12 +174,15 @@ class CallCache:
             f.write(json.dumps({"key": key, "value": value}) + "\n")
 
 
-def question_row(q: Question, ctx: Any, ans: Any | None) -> dict[str, Any]:
-    """Per-question metrics: context, answer, cost, latency."""
+def question_row(q: Question, ctx: Any, ans: Any | None, count: Any) -> dict[str, Any]:
+    """Per-question metrics: retrieval, context, answer, cost, latency."""
     row: dict[str, Any] = {"qid": q.id, "context_tokens": ctx.tokens, "passages": len(ctx.passages),
                            "answer_kept": float(answer_kept(ctx.text, q.answers)) if q.answers else None,
                            "support_recall": support_recall(ctx.text, q.support) if q.support else None,
+                           "distractor_share": distractor_share(ctx.passages, q, count),
                            "doc_ids": list(dict.fromkeys(p.doc_id for p in ctx.passages))}
+    if q.relevant and ctx.pool:
+        row.update(rank_metrics([c.doc_id for c in ctx.pool], q.relevant))
     if ans is not None:
         u = ans.usage
         row.update(answer=ans.text, em=float(exact_match(ans.text, q.answers)), f1=token_f1(ans.text, q.answers),
@@ -168,8 +193,29 @@ def question_row(q: Question, ctx: Any, ans: Any | None) -> dict[str, Any]:
     return row
 
 
+class RandomPassages:
+    """Random distractors: chunks of the store, or other questions' own paragraphs."""
+
+    def __init__(self, questions: list[Question], pipeline: Any) -> None:
+        self.questions, self.pipeline = questions, pipeline
+        self._all: list[Candidate] | None = None
+
+    def __call__(self, q: Question, n: int, rng: Any) -> list[Candidate]:
+        if self._all is None:
+            if any(x.passages for x in self.questions):
+                self._all = [Candidate(str(p["id"]), p["text"], str(p["id"]), p.get("source", ""), p.get("title", ""),
+                                       0, len(p["text"])) for x in self.questions for p in x.passages or []]
+            else:
+                self._all = [Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end)
+                             for c in self.pipeline.store().all_chunks()]
+        own = {str(p["id"]) for p in q.passages or []}
+        pool = [c for c in self._all if c.id not in own]
+        return rng.sample(pool, min(n, len(pool)))
+
+
 def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] | None = None,
-                   base: Path = Path("."), progress: bool = True, answer: bool = True) -> Path:
+                   base: Path = Path("."), progress: bool = True, answer: bool = True,
+                   stores: Path | None = None) -> Path:
     """Run (or resume) every configuration over every question; returns the summary path."""
     from rag.pipeline import Pipeline
 
@@ -183,38 +229,65 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
     results = out / "results.jsonl"
     done = {(r["config"], r["qid"]) for r in read_rows(results)}
     cache = CallCache(out / "calls.jsonl")
-    pipeline = (pipeline_factory or Pipeline)(root)
+    make = pipeline_factory or Pipeline
+    pipelines: dict[tuple, tuple[Any, RandomPool]] = {}
     configs = spec.configurations()
     bar = tqdm(total=len(configs) * len(questions), disable=not progress, desc=spec.name, unit="q")
     with results.open("a", encoding="utf-8") as f:
         for name, overrides in configs:
+            chunking = tuple(overrides.get(k) for k in CHUNKING)
+            if chunking not in pipelines:
+                pipeline = _pipeline_for(make, root, spec, overrides, base, stores or out / "stores")
+                pipelines[chunking] = (pipeline, RandomPassages(questions, pipeline))
+            pipeline, pool = pipelines[chunking]
             for q in questions:
                 bar.update()
                 if (name, q.id) in done:
                     continue
-                row = _one(pipeline, q, overrides, cache, answer=answer)
+                row = _one(pipeline, q, overrides, cache, answer=answer, pool=pool)
                 f.write(json.dumps({"config": name, **row}) + "\n")
                 f.flush()
     bar.close()
     return write_summary(out, configs=[n for n, _ in configs])
 
 
-def _one(pipeline: Any, q: Question, overrides: dict[str, Any], cache: CallCache, *, answer: bool) -> dict:
+def _pipeline_for(make: Callable[[Settings], Any], root: Settings, spec: Spec, overrides: dict[str, Any],
+                  base: Path, stores: Path) -> Any:
+    """The run's pipeline, or for a configuration that changes chunking, one over its own store."""
+    chunking = {k: overrides[k] for k in CHUNKING if k in overrides}
+    if not chunking:
+        return make(root)
+    corpus = spec.dataset.get("corpus")
+    if not corpus:
+        raise ValueError("a grid over chunk_size/chunk_overlap needs dataset.corpus (the files to ingest)")
+    s = root.replace(**chunking)
+    s = s.replace(store_path=stores / f"chunks-{s.chunk_size}-{s.chunk_overlap}")
+    pipeline = make(s)
+    pipeline.ingest([base / str(corpus)])  # incremental: an existing store embeds nothing again
+    return pipeline
+
+
+def _one(pipeline: Any, q: Question, overrides: dict[str, Any], cache: CallCache, *, answer: bool,
+         pool: RandomPool | None = None) -> dict:
     t0 = time.perf_counter()
-    ctx = pipeline.retrieve(q.text, passages=q.passages, **overrides)
-    if not answer or q.relevant and not q.answers:  # BEIR: retrieval only
-        return question_row(q, ctx, None)
+    manipulation, overrides = Manipulation.split(overrides)
+    overrides = {k: v for k, v in overrides.items() if k not in CHUNKING}  # the pipeline's store has them
     s = pipeline.settings.replace(**overrides)
+    count = pipeline._counter(s)
+    ctx = pipeline.retrieve(q.text, passages=q.passages, **overrides)
+    ctx = apply(ctx, q, manipulation, count=count, random_pool=pool)
+    if not answer or q.relevant and not q.answers:  # BEIR: retrieval only
+        return question_row(q, ctx, None, count)
     if resolve_answerer(s) == "extractive":  # no model call: nothing worth caching
-        return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, **overrides))
+        return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, **overrides), count)
     key = cache.key(q.text, ctx.text, s.model_dump(mode="json", include=_ANSWER_KEYS))
     hit = cache.get(key)
     if hit is None:
         ans = pipeline.answer_context(q.text, ctx, started=t0, **overrides)
-        row = question_row(q, ctx, ans)
+        row = question_row(q, ctx, ans, count)
         cache.put(key, {k: row[k] for k in _CACHED})
         return row
-    row = question_row(q, ctx, None)
+    row = question_row(q, ctx, None, count)
     row.update(hit)
     row.update(em=float(exact_match(hit["answer"], q.answers)), f1=token_f1(hit["answer"], q.answers),
                contains=float(answer_contains(hit["answer"], q.answers)), cached_call=True)
@@ -239,7 +312,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-SUMMARY_COLUMNS = ["config", "questions", *QUALITY, "context_tokens_median", "context_tokens_p90",
+SUMMARY_COLUMNS = ["config", "questions", *QUALITY, "distractor_share", "context_tokens_median", "context_tokens_p90",
                    "prompt_tokens_mean", "completion_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean",
                    "cost_total", "latency_ms_median"]
 
@@ -261,7 +334,7 @@ def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> l
         row = {"config": name, "questions": len(rs)}
         for key in QUALITY:
             row[key] = round(mean(col(key)), 4) if col(key) else None
-        row.update(context_tokens_median=median(toks), context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],
+        row.update(distractor_share=_m(col("distractor_share"), 4), context_tokens_median=median(toks), context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],
                    prompt_tokens_mean=_m(col("prompt_tokens")), completion_tokens_mean=_m(col("completion_tokens")),
                    reasoning_tokens_mean=_m(col("reasoning_tokens")), answer_tokens_mean=_m(col("answer_tokens")),
                    cost_total=round(sum(col("cost")), 6) if col("cost") else None,
@@ -270,8 +343,8 @@ def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> l
     return out
 
 
-def _m(xs: list[float]) -> float | None:
-    return round(mean(xs), 2) if xs else None
+def _m(xs: list[float], digits: int = 2) -> float | None:
+    return round(mean(xs), digits) if xs else None
 
 
 def write_summary(out: Path, configs: list[str] | None = None) -> Path:

@@ -1,6 +1,11 @@
-"""Context and retrieval metrics. Ranking metrics go through ranx (a standard evaluator)."""
+"""Context, retrieval and answer metrics.
+
+Per-question ranking metrics are computed here (experiments pair questions across settings) and are
+tested to equal ranx, the standard evaluator, which aggregates whole runs in ``ranking_metrics``.
+"""
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import string
@@ -43,6 +48,33 @@ def doc_run(ranked: Sequence[tuple[str, float]]) -> dict[str, float]:
         if doc_id not in out or score > out[doc_id]:
             out[doc_id] = score
     return out
+
+
+RANK_METRICS = ("ndcg@10", "recall@10", "recall@50", "mrr@10")
+
+
+def ndcg_at(ranking: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    """nDCG@k with linear gain (ranx's ``ndcg``): sum rel/log2(rank+1) over the ideal order's sum."""
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranking[:k]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(relevant.values(), reverse=True)[:k]))
+    return dcg / ideal if ideal > 0 else 0.0
+
+
+def recall_at(ranking: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    hits = {d for d in ranking[:k] if relevant.get(d, 0) > 0}
+    total = sum(1 for g in relevant.values() if g > 0)
+    return len(hits) / total if total else 0.0
+
+
+def mrr_at(ranking: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    return next((1.0 / (i + 1) for i, d in enumerate(ranking[:k]) if relevant.get(d, 0) > 0), 0.0)
+
+
+def rank_metrics(ranking: Sequence[str], relevant: dict[str, int]) -> dict[str, float]:
+    """The per-question ranking metrics of ``RANK_METRICS`` for a ranked list of document ids."""
+    ranking = list(dict.fromkeys(ranking))  # a document counts once, at its best rank
+    return {"ndcg@10": ndcg_at(ranking, relevant), "recall@10": recall_at(ranking, relevant),
+            "recall@50": recall_at(ranking, relevant, 50), "mrr@10": mrr_at(ranking, relevant)}
 
 
 def ranking_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]],

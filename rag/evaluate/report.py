@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.evaluate.experiment import QUALITY, read_rows, summarize
+from rag.evaluate.experiment import QUALITY, grid_name, read_rows, summarize
 
 
 def primary_metric(rows: list[dict[str, Any]]) -> str:
     """The first quality metric the rows have: an answer score when there is one."""
-    for key in ("f1", "contains", "support_recall", "answer_kept"):
+    for key in ("f1", "contains", "support_recall", "answer_kept", "ndcg@10"):
         if any(r.get(key) is not None for r in rows):
             return key
     raise ValueError("the results hold no quality metric")
@@ -68,17 +68,23 @@ def compare(dir_a: Path, dir_b: Path, metric: str | None = None) -> list[dict[st
 
 def toggle_effects(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metric: str) -> list[dict[str, Any]]:
     """For each grid key and value: the paired change against its first value, other keys held equal."""
+    import itertools
+
     by = _by_config(rows)
+    keys = list(grid)
+    # configuration names exactly as Spec.configurations writes them, with the values they stand for
+    points = {grid_name(keys, vals): dict(zip(keys, vals, strict=True))
+              for vals in itertools.product(*(grid[k] for k in keys))}
+    index = {json.dumps(v, sort_keys=True): n for n, v in points.items()}
     out = []
     for key, values in grid.items():
         for value in values[1:]:
             a_vals, b_vals = [], []
-            for name, res in by.items():
-                parts = dict(p.split("=", 1) for p in name.split(",")) if name != "base" else {}
-                if parts.get(key) != json.dumps(values[0]):
+            for name, point in points.items():
+                if point[key] != values[0] or name not in by:
                     continue
-                twin = ",".join(f"{k}={json.dumps(value) if k == key else v}" for k, v in parts.items())
-                for qid, r in res.items():
+                twin = index[json.dumps({**point, key: value}, sort_keys=True)]
+                for qid, r in by[name].items():
                     other = by.get(twin, {}).get(qid)
                     if other is not None and r.get(metric) is not None and other.get(metric) is not None:
                         a_vals.append(r[metric])
@@ -86,6 +92,59 @@ def toggle_effects(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metri
             out.append({"toggle": f"{key}: {json.dumps(values[0])} -> {json.dumps(value)}", "metric": metric,
                         **paired_bootstrap(a_vals, b_vals)})
     return out
+
+
+COST_KEYS = ("reasoning_tokens", "completion_tokens", "answer_tokens", "latency_ms")
+
+
+def within_slope(rows: list[dict[str, Any]], key: str) -> float | None:
+    """Change of ``key`` per 1,000 added context tokens, the same question compared with itself.
+
+    A least-squares slope after removing each question's own mean (question fixed effects), so hard
+    questions with long contexts do not pass for an effect of the context.
+    """
+    by_q: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        if r.get(key) is not None and r.get("context_tokens") is not None:
+            by_q.setdefault(r["qid"], []).append((float(r["context_tokens"]), float(r[key])))
+    sxy = sxx = 0.0
+    for pts in by_q.values():
+        if len(pts) < 2:
+            continue
+        mx, my = np.mean([x for x, _ in pts]), np.mean([y for _, y in pts])
+        sxy += sum((x - mx) * (y - my) for x, y in pts)
+        sxx += sum((x - mx) ** 2 for x, _ in pts)
+    return 1000 * sxy / sxx if sxx > 0 else None
+
+
+def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Each configuration against the leanest one: what its extra context bought and what it cost.
+
+    Costs are per 1,000 added context tokens (paired by question); ``equal_accuracy`` says whether the
+    metric's 95% interval includes no change, i.e. whether the extra tokens were paid for nothing.
+    """
+    by = _by_config(rows)
+    tokens = {c: float(np.median([r["context_tokens"] for r in qs.values()])) for c, qs in by.items()}
+    if len(tokens) < 2:
+        return []
+    lean = min(tokens, key=lambda c: tokens[c])
+    out = []
+    for name, res in by.items():
+        if name == lean:
+            continue
+        qids = [q for q in res if q in by[lean]]
+        added = float(np.mean([res[q]["context_tokens"] - by[lean][q]["context_tokens"] for q in qids])) if qids else 0
+        pairs = [q for q in qids if res[q].get(metric) is not None and by[lean][q].get(metric) is not None]
+        acc = paired_bootstrap([by[lean][q][metric] for q in pairs], [res[q][metric] for q in pairs])
+        row = {"config": name, "baseline": lean, "added_context_tokens": added, "metric": metric,
+               "metric_change": acc["diff"], "low": acc["low"], "high": acc["high"],
+               "equal_accuracy": bool(acc["low"] <= 0 <= acc["high"])}
+        for key in COST_KEYS:
+            both = [q for q in qids if res[q].get(key) is not None and by[lean][q].get(key) is not None]
+            change = float(np.mean([res[q][key] - by[lean][q][key] for q in both])) if both else None
+            row[f"{key}_per_1k"] = 1000 * change / added if change is not None and added else None
+        out.append(row)
+    return sorted(out, key=lambda r: r["added_context_tokens"])
 
 
 def write_report(run: Path) -> Path:
@@ -102,9 +161,9 @@ def write_report(run: Path) -> Path:
     lines = [f"# {spec['name']}", "", f"Dataset: `{spec['dataset'].get('kind')}` "
              f"({summary[0]['questions'] if summary else 0} questions); settings for every run: "
              f"`{json.dumps(spec['settings'])}`. Primary metric: **{metric}**.", ""]
-    cols = ["config", "questions", *[k for k in QUALITY if any(s[k] is not None for s in summary)],
-            "context_tokens_median", "completion_tokens_mean", "reasoning_tokens_mean", "cost_total",
-            "latency_ms_median"]
+    cols = ["config", "questions", *QUALITY, "distractor_share", "context_tokens_median", "completion_tokens_mean",
+            "reasoning_tokens_mean", "answer_tokens_mean", "cost_total", "latency_ms_median"]
+    cols = [c for c in cols if any(s.get(c) is not None for s in summary)]  # a column with no value is noise
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(s.get(c)) for c in cols) + " |" for s in summary]
     effects = toggle_effects(rows, spec.get("grid", {}), metric)
@@ -113,6 +172,24 @@ def write_report(run: Path) -> Path:
                   "| toggle | pairs | change | 95% interval | p |", "|---|---|---|---|---|"]
         lines += [f"| {e['toggle']} | {e['n']} | {e['diff']:+.4f} | [{e['low']:+.4f}, {e['high']:+.4f}] | "
                   f"{e['p']:.4f} |" for e in effects]
+    over = overcomplication(rows, metric)
+    if over and any(o[f"{k}_per_1k"] is not None for o in over for k in COST_KEYS):
+        lines += ["", f"## Overcomplication: each configuration against the leanest (`{over[0]['baseline']}`)", "",
+                  "Changes per 1,000 added context tokens, the same questions paired. *Equal accuracy*: the "
+                  f"{metric} interval includes no change, so the extra context bought nothing measurable.", "",
+                  f"| config | added context tokens | {metric} change [95%] | equal accuracy | reasoning tokens "
+                  "/ +1k | completion tokens / +1k | answer tokens / +1k | latency ms / +1k |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {o['config']} | {o['added_context_tokens']:+.0f} | {o['metric_change']:+.4f} "
+                  f"[{o['low']:+.4f}, {o['high']:+.4f}] | {'yes' if o['equal_accuracy'] else 'no'} | "
+                  + " | ".join(_fmt(o[f"{k}_per_1k"], signed=True) for k in
+                               ("reasoning_tokens", "completion_tokens", "answer_tokens", "latency_ms")) + " |"
+                  for o in over]
+        slopes = {k: within_slope(rows, k) for k in COST_KEYS}
+        said = [f"{v:+.1f} {k.replace('_', ' ')}" for k, v in slopes.items() if v is not None]
+        if said:
+            lines += ["", "Pooled over every configuration (least squares within each question): "
+                      + ", ".join(said) + " per 1,000 added context tokens."]
     context_metric = next((k for k in ("support_recall", "answer_kept") if any(r.get(k) is not None for r in rows)),
                           None)
     plots = [("accuracy_vs_tokens.png", metric, metric)]
@@ -140,9 +217,10 @@ def write_report(run: Path) -> Path:
     return path
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, signed: bool = False) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 10 else f"{v:.0f}"
+        sign = "+" if signed else ""
+        return f"{v:{sign}.4f}" if abs(v) < 10 else f"{v:{sign}.0f}"
     return str(v)
