@@ -120,8 +120,10 @@ class Pipeline:
                 cache[key] = make_answerer(s, count=self._counter(s))
             return cache[key]
 
-    def _settings(self, overrides: dict[str, Any]) -> Settings:
-        return self.settings.replace(**overrides) if overrides else self.settings
+    def _settings(self, overrides: dict[str, Any], settings: Settings | None = None) -> Settings:
+        # ``settings``: already resolved by the caller (the service validates a request's once)
+        base = settings or self.settings
+        return base.replace(**overrides) if overrides else base
 
     def warm_up(self) -> None:
         """Load everything a first question would: the embedder, the store, the lexical index, the
@@ -149,17 +151,19 @@ class Pipeline:
 
     # ---- retrieval -------------------------------------------------------------------------
     def search(self, question: str, k: int = 10, *, where: dict | None = None,
-               passages: Sequence[PassageInput] | None = None, **overrides: Any) -> list[Candidate]:
+               passages: Sequence[PassageInput] | None = None, settings: Settings | None = None,
+               **overrides: Any) -> list[Candidate]:
         """Candidates ranked after reranking, before pruning (for retrieval metrics)."""
-        s = self._settings(overrides)
+        s = self._settings(overrides, settings)
         if s.candidate_depth < k:
             s = s.replace(candidate_depth=k)
         return self._ranked(question, s, where, passages, Trace()).candidates[:k]
 
     def retrieve(self, question: str, *, where: dict | None = None,
-                 passages: Sequence[PassageInput] | None = None, **overrides: Any) -> Context:
+                 passages: Sequence[PassageInput] | None = None, settings: Settings | None = None,
+                 **overrides: Any) -> Context:
         """The lean context: few passages, within the token budget, with a trace of every decision."""
-        s = self._settings(overrides)
+        s = self._settings(overrides, settings)
         trace = Trace()
         ranked, vectors, qvec, idf, multi_hop = self._ranked(question, s, where, passages, trace)
         t0 = time.perf_counter()
@@ -182,16 +186,17 @@ class Pipeline:
 
     # ---- answering -------------------------------------------------------------------------
     def answer(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
-               stream: bool = False, **overrides: Any) -> Answer | AnswerStream:
+               stream: bool = False, settings: Settings | None = None, **overrides: Any) -> Answer | AnswerStream:
         """The lean context, answered. ``stream=True`` returns an AnswerStream (text as it arrives)."""
         t0 = time.perf_counter()
-        ctx = self.retrieve(question, where=where, passages=passages, **overrides)
-        return self.answer_context(question, ctx, stream=stream, started=t0, **overrides)
+        s = self._settings(overrides, settings)
+        ctx = self.retrieve(question, where=where, passages=passages, settings=s)
+        return self.answer_context(question, ctx, stream=stream, started=t0, settings=s)
 
     def answer_context(self, question: str, ctx: Context, *, stream: bool = False, started: float | None = None,
-                       **overrides: Any) -> Answer | AnswerStream:
+                       settings: Settings | None = None, **overrides: Any) -> Answer | AnswerStream:
         """Answer from a context already retrieved (experiments reuse one context for a cache key)."""
-        s = self._settings(overrides)
+        s = self._settings(overrides, settings)
         t0 = started if started is not None else time.perf_counter()
         retrieve_ms = (time.perf_counter() - t0) * 1000 if started is not None else 0.0
         answerer = self._answerer(s)

@@ -13,7 +13,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from rag import Pipeline, Settings
 from rag.answer.local import base_url, server_command
 from rag.evaluate.metrics import answer_contains, exact_match, median, percentile, token_f1
 from rag.evaluate.profiles import NAIVE_TOP5
+from rag.net import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,12 +35,8 @@ def local_server(settings: Settings) -> subprocess.Popen | None:
     except httpx.HTTPError:
         pass
     proc = subprocess.Popen(server_command(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(360):
-        try:
-            httpx.get(url, timeout=2).raise_for_status()
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.5)
+    if wait_ready(url, seconds=180, proc=proc):
+        return proc
     proc.kill()
     raise SystemExit("the local llama.cpp server did not start")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from rag.evaluate.metrics import median, percentile
+from rag.net import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,27 +90,14 @@ def main() -> int:
                                    "--host", "127.0.0.1", "--port", str(chroma_port)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         env.update(RAG_CHROMA_HOST="127.0.0.1", RAG_CHROMA_PORT=str(chroma_port))
-        for _ in range(120):
-            try:
-                httpx.get(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", timeout=2).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+        if not wait_ready(f"http://127.0.0.1:{chroma_port}/api/v2/heartbeat", seconds=60, proc=chroma):
+            raise SystemExit("chroma run did not start")
     server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store", args.store],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit("rag serve exited; is there a store at --store? (make demo)")
-            time.sleep(0.5)
-        else:
-            raise SystemExit("rag serve did not become ready")
+        if not wait_ready(f"{url}/readyz", seconds=300, proc=server):
+            raise SystemExit("rag serve did not become ready (exited? is there a store at --store? make demo)")
         for route in ("/v1/retrieve", "/v1/answer"):  # warm-up: first-call costs are not measured
             run_phase(url, route, questions, 1, 3, 60, {})
         rows = []

@@ -41,20 +41,10 @@ def corpus_copy(tmp_path: Path) -> Path:
 
 def wait_http(url: str, *, seconds: float = 180, proc=None) -> None:  # noqa: ANN001
     """Wait until ``url`` answers 200; fail early if ``proc`` (the server's process) has exited."""
-    import time
+    from rag.net import wait_ready
 
-    import httpx
-
-    deadline = time.time() + seconds
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if (proc is not None and proc.poll() is not None) or time.time() > deadline:
-            pytest.fail(f"{url} did not become ready")
-        time.sleep(0.3)
+    if not wait_ready(url, seconds=seconds, proc=proc):
+        pytest.fail(f"{url} did not become ready")
 
 
 def free_port() -> int:

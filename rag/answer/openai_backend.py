@@ -28,7 +28,7 @@ from rag.answer.errors import (
     scrub,
 )
 from rag.answer.models import ModelSpec
-from rag.answer.prompt import build_messages, cite, cited_labels
+from rag.answer.prompt import build_messages, cite, cited_labels, label
 from rag.answer.usage import ThinkSplitter, usage_from_response
 from rag.types import Answer, Context, Usage
 
@@ -128,7 +128,7 @@ class OpenAIAnswerer:
         return done
 
     def _answer(self, question: str, context: Context, *, stream: bool) -> Iterator[str | Answer]:
-        passages = [(p.id, p.title or p.source.rsplit("/", 1)[-1], p.text) for p in context.passages]
+        passages = [(p.id, label(p.title, p.source), p.text) for p in context.passages]
         messages = build_messages(question, passages, self.spec)
         for item in self.run(messages, stream=stream):
             if isinstance(item, str):

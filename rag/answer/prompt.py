@@ -35,6 +35,11 @@ def _escape(text: str) -> str:
     return _TAG.sub(lambda m: f"<\\{m.group(1)}{m.group(2)}", text)
 
 
+def label(title: str, source: str) -> str:
+    """How a passage is named to a model: its title, else its file name (the answer and the reranker agree)."""
+    return title or source.rsplit("/", 1)[-1]
+
+
 def render_context(passages: Sequence[tuple[str, str, str]]) -> str:
     """``passages`` as (id, source, text); blocks are numbered 1..n in that order."""
     blocks = []

@@ -66,8 +66,8 @@ class Service:
         if not self.ready.is_set():
             raise HTTPException(503, self.error or "loading models; retry shortly", headers={"Retry-After": "2"})
 
-    def overrides(self, requested: dict[str, Any], field: str = "overrides") -> dict[str, Any]:
-        """The request's overrides, if the operator allows each and its value is within the limits."""
+    def overrides(self, requested: dict[str, Any], field: str = "overrides") -> Settings:
+        """The request's settings (validated once), if the operator allows each override and its value."""
         errors = []
         for key, value in requested.items():
             if key not in self.settings.api_overrides:
@@ -79,14 +79,13 @@ class Service:
         if errors:
             raise HTTPException(422, errors)
         try:
-            self.settings.replace(**requested)
+            return self.settings.replace(**requested) if requested else self.settings
         except ValidationError as e:
             raise HTTPException(422, [_error(("body", field, *map(str, err["loc"])), err["msg"])
                                       for err in e.errors()]) from None
-        return requested
 
-    def needs_model(self, overrides: dict[str, Any], *, answering: bool) -> bool:
-        s = self.settings.replace(**overrides) if overrides else self.settings
+    @staticmethod
+    def needs_model(s: Settings, *, answering: bool) -> bool:
         return s.reranker == "llm" or (answering and resolve_answerer(s) != "extractive")
 
     @contextmanager
@@ -164,9 +163,10 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
 
     def run(req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
         svc.require_ready()
-        ov = svc.overrides(req.overrides)
-        with svc.model_slot(svc.needs_model(ov, answering=answering)):
-            return call(svc.check_question(req.question), where=req.filters or None, passages=_passages(req), **ov)
+        s = svc.overrides(req.overrides)
+        with svc.model_slot(svc.needs_model(s, answering=answering)):
+            return call(svc.check_question(req.question), where=req.filters or None, passages=_passages(req),
+                        settings=s)
 
     @app.post("/v1/retrieve", tags=["rag"], dependencies=[Depends(user)])
     def retrieve(req: RetrieveRequest) -> JSONResponse:
@@ -188,17 +188,17 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         """OpenAI-compatible: the last user message is the question; the lean context is injected."""
         svc.require_ready()
         question = svc.check_question(_last_user_text(req), ("body", "messages"))
-        ov = svc.overrides(_chat_overrides(req), "messages")
-        needed = svc.needs_model(ov, answering=True)
+        s = svc.overrides(_chat_overrides(req), "messages")
+        needed = svc.needs_model(s, answering=True)
         if not req.stream:
             with svc.model_slot(needed):
-                ans = svc.pipeline.answer(question, **ov)
+                ans = svc.pipeline.answer(question, settings=s)
             assert isinstance(ans, Answer)
             return _completion(ans, req.model)
         if needed:
             svc.acquire()
         try:
-            stream = svc.pipeline.answer(question, stream=True, **ov)
+            stream = svc.pipeline.answer(question, stream=True, settings=s)
             pieces = iter(stream)
             first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
         except BaseException:

@@ -17,6 +17,8 @@ A spec (TOML or YAML)::
     token_budget = [60, 130, 350]
     sentence_prune = [true, false]
     distractors = [0, 4]                # experiment knobs (rag.evaluate.manipulate) mix with settings
+    [configs]                           # named configurations, run beside the grid's
+    naive = { profile = "naive-top5" }  # profiles: lean, naive-top5, multi-hop (rag.evaluate.profiles)
 
 The folder holds ``spec.json``, ``environment.json`` (packages, git commit, models), ``results.jsonl``
 (one line per configuration and question, appended and flushed as it goes: a rerun skips what is
@@ -42,6 +44,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
 from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
 from rag.evaluate.manipulate import Manipulation, RandomPool, apply, distractor_share
@@ -56,6 +59,7 @@ from rag.evaluate.metrics import (
     support_recall,
     token_f1,
 )
+from rag.evaluate.profiles import PROFILES
 from rag.settings import Settings
 from rag.types import Candidate
 
@@ -102,6 +106,11 @@ class Spec:
             named.append((grid_name(keys, values), dict(zip(keys, values, strict=True))))
         for name, values in named:
             overrides = {**self.settings, **values}
+            if "profile" in overrides:  # a named set of overrides (rag.evaluate.profiles), then the rest on top
+                profile = overrides.pop("profile")
+                if profile not in PROFILES:
+                    raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+                overrides = {**PROFILES[profile], **overrides}
             _, settings = Manipulation.split(overrides)  # validates the experiment knobs
             Settings(**settings)  # validates names and values
             out.append((name, overrides))
@@ -227,7 +236,7 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
     if not (out / "environment.json").exists():
         (out / "environment.json").write_text(json.dumps(environment(root), indent=2))
     results = out / "results.jsonl"
-    done = {(r["config"], r["qid"]) for r in read_rows(results)}
+    done = {(r["config"], r["qid"]) for r in read_rows(results) if "error" not in r}
     cache = CallCache(out / "calls.jsonl")
     make = pipeline_factory or Pipeline
     pipelines: dict[tuple, tuple[Any, RandomPool]] = {}
@@ -244,7 +253,11 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
                 bar.update()
                 if (name, q.id) in done:
                     continue
-                row = _one(pipeline, q, overrides, cache, answer=answer, pool=pool)
+                try:
+                    row = _one(pipeline, q, overrides, cache, answer=answer, pool=pool)
+                except LLMError as e:  # one failed model call costs one question, not the run (retried on resume)
+                    row = {"qid": q.id, "error": f"{type(e).__name__}: {e}"}
+                    bar.write(f"{name} {q.id}: {row['error']}")
                 f.write(json.dumps({"config": name, **row}) + "\n")
                 f.flush()
     bar.close()
@@ -274,16 +287,16 @@ def _one(pipeline: Any, q: Question, overrides: dict[str, Any], cache: CallCache
     overrides = {k: v for k, v in overrides.items() if k not in CHUNKING}  # the pipeline's store has them
     s = pipeline.settings.replace(**overrides)
     count = pipeline._counter(s)
-    ctx = pipeline.retrieve(q.text, passages=q.passages, **overrides)
+    ctx = pipeline.retrieve(q.text, passages=q.passages, settings=s)
     ctx = apply(ctx, q, manipulation, count=count, random_pool=pool)
     if not answer or q.relevant and not q.answers:  # BEIR: retrieval only
         return question_row(q, ctx, None, count)
     if resolve_answerer(s) == "extractive":  # no model call: nothing worth caching
-        return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, **overrides), count)
+        return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, settings=s), count)
     key = cache.key(q.text, ctx.text, s.model_dump(mode="json", include=_ANSWER_KEYS))
     hit = cache.get(key)
     if hit is None:
-        ans = pipeline.answer_context(q.text, ctx, started=t0, **overrides)
+        ans = pipeline.answer_context(q.text, ctx, started=t0, settings=s)
         row = question_row(q, ctx, ans, count)
         cache.put(key, {k: row[k] for k in _CACHED})
         return row
@@ -312,14 +325,18 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-SUMMARY_COLUMNS = ["config", "questions", *QUALITY, "distractor_share", "context_tokens_median", "context_tokens_p90",
+SUMMARY_COLUMNS = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median", "context_tokens_p90",
                    "prompt_tokens_mean", "completion_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean",
                    "cost_total", "latency_ms_median"]
 
 
 def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> list[dict[str, Any]]:
     by: dict[str, dict[str, dict]] = {}
+    failed: dict[str, set[str]] = {}
     for r in rows:
+        if "error" in r:
+            failed.setdefault(r["config"], set()).add(r["qid"])
+            continue
         by.setdefault(r["config"], {})[r["qid"]] = r  # a question run twice (resume) counts once
     out = []
     for name in configs or list(by):
@@ -331,7 +348,7 @@ def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> l
             return [float(r[key]) for r in rs if r.get(key) is not None]
 
         toks = sorted(col("context_tokens"))
-        row = {"config": name, "questions": len(rs)}
+        row = {"config": name, "questions": len(rs), "errors": len(failed.get(name, set()) - set(by[name]))}
         for key in QUALITY:
             row[key] = round(mean(col(key)), 4) if col(key) else None
         row.update(distractor_share=_m(col("distractor_share"), 4), context_tokens_median=median(toks), context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],

@@ -93,8 +93,13 @@ def apply(ctx: Context, q: Question, m: Manipulation, *, count: Callable[[str], 
 
 
 def _whole(c: Candidate, count: Callable[[str], int]) -> Passage:
+    # Sentence scores go along when retrieval computed them (hard negatives), so that a reader picking
+    # sentences by score, the extractive answerer, can be misled by a distractor as a model can.
+    scored = len(c.sentence_scores) == len(c.sentences)
     return Passage(id=c.id, doc_id=c.doc_id, source=c.source, title=c.title, text=c.text, score=round(c.score, 4),
-                   spans=[(c.start, c.end)], tokens=count(c.text), sentences=[])
+                   spans=[(c.start, c.end)], tokens=count(c.text),
+                   sentences=[(c.start + s, c.start + e, round(sc, 4))
+                              for (s, e), sc in zip(c.sentences, c.sentence_scores, strict=True)] if scored else [])
 
 
 def distractor_share(passages: Sequence[Passage], q: Question, count: Callable[[str], int]) -> float | None:

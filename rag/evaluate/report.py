@@ -46,7 +46,8 @@ def paired_bootstrap(a: list[float], b: list[float], *, n: int = 10_000, seed: i
 def _by_config(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
     for r in rows:
-        out.setdefault(r["config"], {})[r["qid"]] = r
+        if "error" not in r:  # a failed model call: no metrics to pair
+            out.setdefault(r["config"], {})[r["qid"]] = r
     return out
 
 
@@ -161,9 +162,10 @@ def write_report(run: Path) -> Path:
     lines = [f"# {spec['name']}", "", f"Dataset: `{spec['dataset'].get('kind')}` "
              f"({summary[0]['questions'] if summary else 0} questions); settings for every run: "
              f"`{json.dumps(spec['settings'])}`. Primary metric: **{metric}**.", ""]
-    cols = ["config", "questions", *QUALITY, "distractor_share", "context_tokens_median", "completion_tokens_mean",
+    cols = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median", "completion_tokens_mean",
             "reasoning_tokens_mean", "answer_tokens_mean", "cost_total", "latency_ms_median"]
-    cols = [c for c in cols if any(s.get(c) is not None for s in summary)]  # a column with no value is noise
+    # a column with no value is noise; so is an errors column of zeros
+    cols = [c for c in cols if any(s.get(c) not in ((None, 0) if c == "errors" else (None,)) for s in summary)]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(s.get(c)) for c in cols) + " |" for s in summary]
     effects = toggle_effects(rows, spec.get("grid", {}), metric)

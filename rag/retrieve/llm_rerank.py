@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.prompt import render_context
+from rag.answer.prompt import label, render_context
 from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.rerank import EmbeddingReranker
 from rag.types import Candidate, ModelCall, Trace
@@ -55,7 +55,7 @@ class LLMReranker:
         self.base = EmbeddingReranker()
 
     def messages(self, question: str, passages: Sequence[Candidate]) -> list[dict[str, str]]:
-        body = (f"<context>\n{render_context([(c.id, c.title, c.text) for c in passages])}\n</context>\n\n"
+        body = (f"<context>\n{render_context([(c.id, label(c.title, c.source), c.text) for c in passages])}\n</context>\n\n"
                 f"Question: {question.strip()}")
         if self.role == "user":
             return [{"role": "user", "content": f"{JUDGE}\n\n{body}"}]
