@@ -154,3 +154,30 @@ def test_model_calls_are_cached_by_request(tmp_path: Path, embedder, llm) -> Non
     run_experiment(spec, out, pipeline_factory=factory, progress=False)
     assert len(llm.requests()) == first                           # every answer came from the cache
     assert [r["answer"] for r in read_rows(out / "results.jsonl")] == [r["answer"] for r in rows]
+
+
+def test_a_failed_model_call_costs_one_question_and_is_retried(tmp_path: Path, embedder, llm) -> None:
+    from rag.evaluate.experiment import run_experiment
+    from tests.fake_openai import API_KEY
+
+    spec = Spec.load(CORPUS.parent / "experiments" / "reasoning-model.toml")
+    spec.dataset.update(limit=3, path=str(CORPUS.parent / spec.dataset["path"]))
+    spec.settings.update(llm_base_url=llm.url, llm_model="o3-mini", llm_max_retries=0)
+    spec.grid = {"token_budget": [130]}
+
+    def factory(settings: Settings) -> Pipeline:
+        return Pipeline(settings.replace(llm_api_key=API_KEY), embedder=embedder)
+
+    llm.script([{"status": 500}])                                   # the first question's call fails
+    out = tmp_path / "run"
+    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    rows = read_rows(out / "results.jsonl")
+    assert len(rows) == 3
+    failed = [r for r in rows if "error" in r]
+    assert len(failed) == 1 and "500" in failed[0]["error"]
+    (s,) = summarize(rows)
+    assert s["questions"] == 2 and s["errors"] == 1
+    run_experiment(spec, out, pipeline_factory=factory, progress=False)  # the rerun retries only that one
+    (s,) = summarize(read_rows(out / "results.jsonl"))
+    assert s["questions"] == 3 and s["errors"] == 0
+    assert len(read_rows(out / "results.jsonl")) == 4
