@@ -32,6 +32,15 @@ def test_rank_metrics_by_hand() -> None:
     assert rank_metrics(["b", "b", "a"], rel)["ndcg@10"] == pytest.approx(1.0)
 
 
+def test_context_metrics_by_hand() -> None:
+    from rag.evaluate.metrics import answer_kept, support_recall
+
+    ctx = "Ada wrote the first program. It ran on the Analytical Engine."
+    assert answer_kept(ctx, ["Babbage", "Analytical Engine"]) and not answer_kept(ctx, ["analytical engine"])
+    assert support_recall(ctx, ["Ada wrote the first program.", "It was 1843."]) == 0.5
+    assert support_recall(ctx, []) == 1.0
+
+
 def test_rank_metrics_equal_ranx_on_random_runs() -> None:
     rng = random.Random(5)
     docs = [f"d{i}" for i in range(80)]
