@@ -197,3 +197,15 @@ def test_tune_reingests_per_chunking_once_and_reports_on_test(tmp_path: Path, em
     assert len(reports) == 2 and all(r.embedded == 0 for r in reports)
     assert write_report(tmp_path / "again").exists()
     assert json.loads((tmp_path / "again" / "spec.json").read_text())["grid"] == {"chunk_size": [120, 200]}
+
+
+def test_tune_cli_refuses_a_spec_without_objective(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spec = tmp_path / "t.toml"
+    spec.write_text('name = "t"\n[dataset]\nkind = "corpus"\npath = "q.jsonl"\n[grid]\ntoken_budget = [60]\n')
+    r = subprocess.run([sys.executable, "-m", "rag.cli", "tune", str(spec), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "objective" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()                               # refused before any work
