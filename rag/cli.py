@@ -237,7 +237,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
                                                                              "context_tokens_median") if r.get(k)
                                                    is not None) for r in rows))
     elif args.experiment_command == "report":
-        path = report.write_report(Path(args.dir))
+        path = report.write_report(Path(args.dir), args.metric)
         _emit(args, {"report": str(path)}, lambda: f"wrote {path}")
     else:
         rows = report.compare(Path(args.a), Path(args.b), args.metric)
@@ -331,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--relative-to-spec", action="store_true", help="dataset paths relative to the spec file")
     rep = esub.add_parser("report", help="write report.md and plots for a results folder")
     rep.add_argument("dir")
+    rep.add_argument("--metric", help="primary metric (default: the spec's, else f1, contains, ...)")
     cmp_ = esub.add_parser("compare", help="is B better than A? (paired bootstrap per configuration)")
     cmp_.add_argument("a")
     cmp_.add_argument("b")

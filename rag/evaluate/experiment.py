@@ -3,6 +3,7 @@
 A spec (TOML or YAML)::
 
     name = "squad-context"
+    metric = "contains"                 # the report's primary metric (default: the first answer metric)
     [dataset]
     kind = "squad"                      # squad | hotpotqa | beir | corpus
     path = "../shared/data/squad-v1.1-dev/dev-v1.1.json"
@@ -75,6 +76,7 @@ class Spec:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # named configurations, beside the grid
     tune: dict[str, Any] = field(default_factory=dict)  # rag tune: objective, train and test splits
+    metric: str | None = None  # the report's primary metric (default: f1, contains, support_recall, ...)
 
     @classmethod
     def load(cls, path: str | Path) -> Spec:
@@ -86,11 +88,12 @@ class Spec:
             raw = yaml.safe_load(text)
         else:
             raw = tomllib.loads(text)
-        unknown = set(raw) - {"name", "dataset", "settings", "grid", "configs", "tune"}
+        unknown = set(raw) - {"name", "metric", "dataset", "settings", "grid", "configs", "tune"}
         if unknown or "dataset" not in raw:
-            raise ValueError(f"{path}: a spec has name, dataset, settings, grid, configs, tune; got {sorted(raw)}")
+            raise ValueError(f"{path}: a spec has name, metric, dataset, settings, grid, configs, tune; "
+                             f"got {sorted(raw)}")
         spec = cls(raw.get("name") or path.stem, raw["dataset"], raw.get("settings", {}), raw.get("grid", {}),
-                   raw.get("configs", {}), raw.get("tune", {}))
+                   raw.get("configs", {}), raw.get("tune", {}), raw.get("metric"))
         for key, values in spec.grid.items():
             if not isinstance(values, list) or not values:
                 raise ValueError(f"{path}: grid.{key} must be a non-empty list")

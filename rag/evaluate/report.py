@@ -148,8 +148,8 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
     return sorted(out, key=lambda r: r["added_context_tokens"])
 
 
-def write_report(run: Path) -> Path:
-    """``report.md`` with tables and PNG plots beside it."""
+def write_report(run: Path, metric: str | None = None) -> Path:
+    """``report.md`` with tables and PNG plots beside it; ``metric``: the primary one (else the spec's)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,14 +158,15 @@ def write_report(run: Path) -> Path:
     rows = read_rows(run / "results.jsonl")
     spec = json.loads((run / "spec.json").read_text())
     summary = summarize(rows)
-    metric = primary_metric(rows)
+    metric = metric or spec.get("metric") or primary_metric(rows)
     lines = [f"# {spec['name']}", "", f"Dataset: `{spec['dataset'].get('kind')}` "
              f"({summary[0]['questions'] if summary else 0} questions); settings for every run: "
              f"`{json.dumps(spec['settings'])}`. Primary metric: **{metric}**.", ""]
     cols = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median", "completion_tokens_mean",
             "reasoning_tokens_mean", "answer_tokens_mean", "cost_total", "latency_ms_median"]
-    # a column with no value is noise; so is an errors column of zeros
-    cols = [c for c in cols if any(s.get(c) not in ((None, 0) if c == "errors" else (None,)) for s in summary)]
+    # a column with no value is noise; so are counts that are all zero (no errors, no model, no cost)
+    zero_is_empty = {"errors", "completion_tokens_mean", "reasoning_tokens_mean", "cost_total"}
+    cols = [c for c in cols if any(s.get(c) not in ((None, 0) if c in zero_is_empty else (None,)) for s in summary)]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(s.get(c)) for c in cols) + " |" for s in summary]
     effects = toggle_effects(rows, spec.get("grid", {}), metric)
@@ -178,16 +179,16 @@ def write_report(run: Path) -> Path:
     if over and any(o[f"{k}_per_1k"] is not None for o in over for k in COST_KEYS):
         lines += ["", f"## Overcomplication: each configuration against the leanest (`{over[0]['baseline']}`)", "",
                   "Changes per 1,000 added context tokens, the same questions paired. *Equal accuracy*: the "
-                  f"{metric} interval includes no change, so the extra context bought nothing measurable.", "",
-                  f"| config | added context tokens | {metric} change [95%] | equal accuracy | reasoning tokens "
-                  "/ +1k | completion tokens / +1k | answer tokens / +1k | latency ms / +1k |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  f"{metric} interval includes no change, so the extra context bought nothing measurable.", ""]
+        # a cost no configuration changes (an answerer without reasoning) is left out
+        keys = [k for k in COST_KEYS if any(o[f"{k}_per_1k"] for o in over)]
+        lines += [f"| config | added context tokens | {metric} change [95%] | equal accuracy | "
+                  + " | ".join(f"{k.replace('_', ' ')} / +1k" for k in keys) + " |", "|---|---|---|---|"
+                  + "---|" * len(keys)]
         lines += [f"| {o['config']} | {o['added_context_tokens']:+.0f} | {o['metric_change']:+.4f} "
                   f"[{o['low']:+.4f}, {o['high']:+.4f}] | {'yes' if o['equal_accuracy'] else 'no'} | "
-                  + " | ".join(_fmt(o[f"{k}_per_1k"], signed=True) for k in
-                               ("reasoning_tokens", "completion_tokens", "answer_tokens", "latency_ms")) + " |"
-                  for o in over]
-        slopes = {k: within_slope(rows, k) for k in COST_KEYS}
+                  + " | ".join(_fmt(o[f"{k}_per_1k"], signed=True) for k in keys) + " |" for o in over]
+        slopes = {k: within_slope(rows, k) for k in keys}
         said = [f"{v:+.1f} {k.replace('_', ' ')}" for k, v in slopes.items() if v is not None]
         if said:
             lines += ["", "Pooled over every configuration (least squares within each question): "
