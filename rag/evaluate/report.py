@@ -121,7 +121,8 @@ def within_slope(rows: list[dict[str, Any]], key: str) -> float | None:
 def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     """Each configuration against the leanest one: what its extra context bought and what it cost.
 
-    Costs are per 1,000 added context tokens (paired by question); ``equal_accuracy`` says whether the
+    Costs are per 1,000 added context tokens (paired by question; tokens by the mean difference, latency
+    by the median one); ``equal_accuracy`` says whether the
     metric's 95% interval includes no change, i.e. whether the extra tokens were paid for nothing.
     """
     by = _by_config(rows)
@@ -142,7 +143,9 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
                "equal_accuracy": bool(acc["low"] <= 0 <= acc["high"])}
         for key in COST_KEYS:
             both = [q for q in qids if res[q].get(key) is not None and by[lean][q].get(key) is not None]
-            change = float(np.mean([res[q][key] - by[lean][q][key] for q in both])) if both else None
+            # tokens are billed by the sum, so their mean; a latency's mean is one stalled request's hostage
+            agg = np.median if key == "latency_ms" else np.mean
+            change = float(agg([res[q][key] - by[lean][q][key] for q in both])) if both else None
             row[f"{key}_per_1k"] = 1000 * change / added if change is not None and added else None
         out.append(row)
     return sorted(out, key=lambda r: r["added_context_tokens"])
