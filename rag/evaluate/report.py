@@ -122,8 +122,8 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
     """Each configuration against the leanest one: what its extra context bought and what it cost.
 
     Costs are per 1,000 added context tokens (paired by question; tokens by the mean difference, latency
-    by the median one); ``equal_accuracy`` says whether the
-    metric's 95% interval includes no change, i.e. whether the extra tokens were paid for nothing.
+    by the median one); ``equal_accuracy`` says whether the metric's 95% interval includes no change,
+    i.e. whether the extra tokens were paid for nothing.
     """
     by = _by_config(rows)
     tokens = {c: float(np.median([r["context_tokens"] for r in qs.values()])) for c, qs in by.items()}
