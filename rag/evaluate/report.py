@@ -146,7 +146,8 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
             # tokens are billed by the sum, so their mean; a latency's mean is one stalled request's hostage
             agg = np.median if key == "latency_ms" else np.mean
             change = float(agg([res[q][key] - by[lean][q][key] for q in both])) if both else None
-            row[f"{key}_per_1k"] = 1000 * change / added if change is not None and added else None
+            # per 1,000 tokens is meaningless when a configuration adds (almost) none, e.g. a reordering
+            row[f"{key}_per_1k"] = 1000 * change / added if change is not None and abs(added) >= 10 else None
         out.append(row)
     return sorted(out, key=lambda r: r["added_context_tokens"])
 
