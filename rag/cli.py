@@ -249,10 +249,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from rag.evaluate.experiment import Spec
-    from rag.evaluate.tune import check, run_tune
+    from rag.evaluate.tune import run_tune
 
     spec = Spec.load(args.spec)
-    check(spec)
     out = Path(args.out or Path("runs") / spec.name)
     base = Path(args.spec).resolve().parent if args.relative_to_spec else Path(".")
     res = run_tune(spec, out, base=base, progress=not args.json and sys.stderr.isatty())

@@ -227,7 +227,7 @@ class Pipeline:
         t0 = time.perf_counter()
         qvec = self.embedder.encode([question])[0]
         if passages is not None:
-            candidates = _from_passages(passages)
+            candidates = to_candidates(passages)
             evidence = self._evidence_computed(candidates)
             idf = Idf.from_texts([embed_text(c.title, c.text) for c in candidates])
             note = "passages supplied by the caller"
@@ -328,7 +328,8 @@ def _idf_of(lexical: LexicalCache) -> Idf:
     return Idf(index.df, index.n)
 
 
-def _from_passages(passages: Sequence[PassageInput]) -> list[Candidate]:
+def to_candidates(passages: Sequence[PassageInput]) -> list[Candidate]:
+    """Caller-supplied passages (strings or {id, text, title, source, doc_id}) as candidates."""
     out: list[Candidate] = []
     seen: set[str] = set()
     for i, p in enumerate(passages):

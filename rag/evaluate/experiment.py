@@ -61,7 +61,9 @@ from rag.evaluate.metrics import (
     token_f1,
 )
 from rag.evaluate.profiles import PROFILES
+from rag.pipeline import to_candidates
 from rag.settings import Settings
+from rag.tokens import count_tokens
 from rag.types import Candidate
 
 QUALITY = ["answer_kept", "support_recall", "em", "f1", "contains", *RANK_METRICS]
@@ -104,9 +106,9 @@ class Spec:
         keys = list(self.grid)
         out = []
         named = [(name, dict(values)) for name, values in self.configs.items()]
-        grid = [] if named and not keys else itertools.product(*(self.grid[k] for k in keys)) if keys else [()]
-        for values in grid:
-            named.append((grid_name(keys, values), dict(zip(keys, values, strict=True))))
+        if keys or not named:  # no grid and no named configuration: one "base" run of the settings
+            named += [(grid_name(keys, values), dict(zip(keys, values, strict=True)))
+                      for values in itertools.product(*(self.grid[k] for k in keys))]
         for name, values in named:
             overrides = {**self.settings, **values}
             if "profile" in overrides:  # a named set of overrides (rag.evaluate.profiles), then the rest on top
@@ -197,12 +199,16 @@ def question_row(q: Question, ctx: Any, ans: Any | None, count: Any) -> dict[str
         row.update(rank_metrics([c.doc_id for c in ctx.pool], q.relevant))
     if ans is not None:
         u = ans.usage
-        row.update(answer=ans.text, em=float(exact_match(ans.text, q.answers)), f1=token_f1(ans.text, q.answers),
-                   contains=float(answer_contains(ans.text, q.answers)), prompt_tokens=u.prompt_tokens,
+        row.update(answer=ans.text, **answer_scores(ans.text, q), prompt_tokens=u.prompt_tokens,
                    cached_tokens=u.cached_tokens, completion_tokens=u.completion_tokens,
                    reasoning_tokens=u.reasoning_tokens, answer_tokens=u.answer_tokens, cost=ans.cost,
                    latency_ms=ans.timings.get("total_ms"))
     return row
+
+
+def answer_scores(text: str, q: Question) -> dict[str, float]:
+    return {"em": float(exact_match(text, q.answers)), "f1": token_f1(text, q.answers),
+            "contains": float(answer_contains(text, q.answers))}
 
 
 class RandomPassages:
@@ -215,8 +221,7 @@ class RandomPassages:
     def __call__(self, q: Question, n: int, rng: Any) -> list[Candidate]:
         if self._all is None:
             if any(x.passages for x in self.questions):
-                self._all = [Candidate(str(p["id"]), p["text"], str(p["id"]), p.get("source", ""), p.get("title", ""),
-                                       0, len(p["text"])) for x in self.questions for p in x.passages or []]
+                self._all = to_candidates([p for x in self.questions for p in x.passages or []])
             else:
                 self._all = [Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end)
                              for c in self.pipeline.store().all_chunks()]
@@ -252,12 +257,15 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
                 pipeline = _pipeline_for(make, root, spec, overrides, base, stores or out / "stores")
                 pipelines[chunking] = (pipeline, RandomPassages(questions, pipeline))
             pipeline, pool = pipelines[chunking]
+            manipulation, rest = Manipulation.split(overrides)
+            # chunking is the store's own (see _pipeline_for): resolved once per configuration
+            s = pipeline.settings.replace(**{k: v for k, v in rest.items() if k not in CHUNKING})
             for q in questions:
                 bar.update()
                 if (name, q.id) in done:
                     continue
                 try:
-                    row = _one(pipeline, q, overrides, cache, answer=answer, pool=pool)
+                    row = _one(pipeline, q, s, manipulation, cache, answer=answer, pool=pool)
                 except LLMError as e:  # one failed model call costs one question, not the run (retried on resume)
                     row = {"qid": q.id, "error": f"{type(e).__name__}: {e}"}
                     bar.write(f"{name} {q.id}: {row['error']}")
@@ -283,13 +291,13 @@ def _pipeline_for(make: Callable[[Settings], Any], root: Settings, spec: Spec, o
     return pipeline
 
 
-def _one(pipeline: Any, q: Question, overrides: dict[str, Any], cache: CallCache, *, answer: bool,
-         pool: RandomPool | None = None) -> dict:
+def _one(pipeline: Any, q: Question, s: Settings, manipulation: Manipulation, cache: CallCache, *,
+         answer: bool, pool: RandomPool | None = None) -> dict:
     t0 = time.perf_counter()
-    manipulation, overrides = Manipulation.split(overrides)
-    overrides = {k: v for k, v in overrides.items() if k not in CHUNKING}  # the pipeline's store has them
-    s = pipeline.settings.replace(**overrides)
-    count = pipeline._counter(s)
+
+    def count(text: str) -> int:
+        return count_tokens(text, s.tokenizer)
+
     ctx = pipeline.retrieve(q.text, passages=q.passages, settings=s)
     ctx = apply(ctx, q, manipulation, count=count, random_pool=pool)
     if not answer or q.relevant and not q.answers:  # BEIR: retrieval only
@@ -305,8 +313,7 @@ def _one(pipeline: Any, q: Question, overrides: dict[str, Any], cache: CallCache
         return row
     row = question_row(q, ctx, None, count)
     row.update(hit)
-    row.update(em=float(exact_match(hit["answer"], q.answers)), f1=token_f1(hit["answer"], q.answers),
-               contains=float(answer_contains(hit["answer"], q.answers)), cached_call=True)
+    row.update(answer_scores(hit["answer"], q), cached_call=True)
     return row
 
 
@@ -333,14 +340,21 @@ SUMMARY_COLUMNS = ["config", "questions", "errors", *QUALITY, "distractor_share"
                    "cost_total", "latency_ms_median"]
 
 
+def by_config(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Rows by configuration and question; a question run twice (resume) counts once, failed calls not at all."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        if "error" not in r:
+            out.setdefault(r["config"], {})[r["qid"]] = r
+    return out
+
+
 def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> list[dict[str, Any]]:
-    by: dict[str, dict[str, dict]] = {}
+    by = by_config(rows)
     failed: dict[str, set[str]] = {}
     for r in rows:
         if "error" in r:
             failed.setdefault(r["config"], set()).add(r["qid"])
-            continue
-        by.setdefault(r["config"], {})[r["qid"]] = r  # a question run twice (resume) counts once
     out = []
     for name in configs or list(by):
         rs = list(by.get(name, {}).values())

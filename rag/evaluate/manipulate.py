@@ -80,8 +80,9 @@ def apply(ctx: Context, q: Question, m: Manipulation, *, count: Callable[[str], 
         passages += [_whole(c, count) for c in added]
         note.append(f"{len(added)} {m.distractor_kind} distractor(s) added")
     if m.gold_position != "rank":
-        gold = [p for p in passages if is_gold(p.doc_id, p.text, q)]
-        rest = [p for p in passages if not is_gold(p.doc_id, p.text, q)]
+        flags = [is_gold(p.doc_id, p.text, q) for p in passages]
+        gold = [p for p, g in zip(passages, flags, strict=True) if g]
+        rest = [p for p, g in zip(passages, flags, strict=True) if not g]
         at = {"start": 0, "middle": len(rest) // 2, "end": len(rest)}[m.gold_position]
         passages = rest[:at] + gold + rest[at:]
         note.append(f"{len(gold)} gold passage(s) moved to the {m.gold_position}")

@@ -5,13 +5,14 @@ is reproducible): a question is compared with itself under two settings, never w
 """
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.evaluate.experiment import QUALITY, grid_name, read_rows, summarize
+from rag.evaluate.experiment import QUALITY, by_config, grid_name, read_rows, summarize
 
 
 def primary_metric(rows: list[dict[str, Any]]) -> str:
@@ -43,17 +44,9 @@ def paired_bootstrap(a: list[float], b: list[float], *, n: int = 10_000, seed: i
             "high": float(np.percentile(means, 97.5)), "p": float(min(1.0, p))}
 
 
-def _by_config(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict]]:
-    out: dict[str, dict[str, dict]] = {}
-    for r in rows:
-        if "error" not in r:  # a failed model call: no metrics to pair
-            out.setdefault(r["config"], {})[r["qid"]] = r
-    return out
-
-
 def compare(dir_a: Path, dir_b: Path, metric: str | None = None) -> list[dict[str, Any]]:
     """Per configuration present in both runs: is B better than A on ``metric``, paired by question?"""
-    a, b = _by_config(read_rows(dir_a / "results.jsonl")), _by_config(read_rows(dir_b / "results.jsonl"))
+    a, b = by_config(read_rows(dir_a / "results.jsonl")), by_config(read_rows(dir_b / "results.jsonl"))
     metric = metric or primary_metric(read_rows(dir_a / "results.jsonl"))
     out = []
     for name in [c for c in a if c in b]:
@@ -69,9 +62,7 @@ def compare(dir_a: Path, dir_b: Path, metric: str | None = None) -> list[dict[st
 
 def toggle_effects(rows: list[dict[str, Any]], grid: dict[str, list[Any]], metric: str) -> list[dict[str, Any]]:
     """For each grid key and value: the paired change against its first value, other keys held equal."""
-    import itertools
-
-    by = _by_config(rows)
+    by = by_config(rows)
     keys = list(grid)
     # configuration names exactly as Spec.configurations writes them, with the values they stand for
     points = {grid_name(keys, vals): dict(zip(keys, vals, strict=True))
@@ -125,7 +116,7 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
     by the median one); ``equal_accuracy`` says whether the metric's 95% interval includes no change,
     i.e. whether the extra tokens were paid for nothing.
     """
-    by = _by_config(rows)
+    by = by_config(rows)
     tokens = {c: float(np.median([r["context_tokens"] for r in qs.values()])) for c, qs in by.items()}
     if len(tokens) < 2:
         return []
@@ -172,7 +163,7 @@ def write_report(run: Path, metric: str | None = None) -> Path:
     zero_is_empty = {"errors", "completion_tokens_mean", "reasoning_tokens_mean", "cost_total"}
     cols = [c for c in cols if any(s.get(c) not in ((None, 0) if c in zero_is_empty else (None,)) for s in summary)]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(s.get(c)) for c in cols) + " |" for s in summary]
+    lines += ["| " + " | ".join(fmt(s.get(c)) for c in cols) + " |" for s in summary]
     effects = toggle_effects(rows, spec.get("grid", {}), metric)
     if effects:
         lines += ["", f"## Each toggle's effect on {metric} (paired bootstrap, 95% interval)", "",
@@ -191,7 +182,7 @@ def write_report(run: Path, metric: str | None = None) -> Path:
                   + "---|" * len(keys)]
         lines += [f"| {o['config']} | {o['added_context_tokens']:+.0f} | {o['metric_change']:+.4f} "
                   f"[{o['low']:+.4f}, {o['high']:+.4f}] | {'yes' if o['equal_accuracy'] else 'no'} | "
-                  + " | ".join(_fmt(o[f"{k}_per_1k"], signed=True) for k in keys) + " |" for o in over]
+                  + " | ".join(fmt(o[f"{k}_per_1k"], signed=True) for k in keys) + " |" for o in over]
         slopes = {k: within_slope(rows, k) for k in keys}
         said = [f"{v:+.1f} {k.replace('_', ' ')}" for k, v in slopes.items() if v is not None]
         if said:
@@ -224,7 +215,7 @@ def write_report(run: Path, metric: str | None = None) -> Path:
     return path
 
 
-def _fmt(v: Any, signed: bool = False) -> str:
+def fmt(v: Any, signed: bool = False) -> str:
     if v is None:
         return ""
     if isinstance(v, float):

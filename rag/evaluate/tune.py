@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.evaluate.experiment import CHUNKING, Spec, read_rows, run_experiment, summarize
-from rag.evaluate.report import paired_bootstrap, write_report
+from rag.evaluate.report import fmt, paired_bootstrap, write_report
 
 DEFAULTS = "defaults"
 TUNED = "tuned"
@@ -71,9 +71,10 @@ def run_tune(spec: Spec, out: Path, *, base: Path = Path("."), progress: bool = 
     run_experiment(train, out / "train", base=base, progress=progress, answer=answer, stores=stores,
                    pipeline_factory=pipeline_factory)
     write_report(out / "train")
-    train_rows = summarize(read_rows(out / "train" / "results.jsonl"), [n for n, _ in train.configurations()])
+    searched = dict(train.configurations())
+    train_rows = summarize(read_rows(out / "train" / "results.jsonl"), list(searched))
     best = choose(train_rows, objective, ceiling)
-    overrides = dict(next(o for n, o in train.configurations() if n == best["config"]))
+    overrides = dict(searched[best["config"]])
     test = Spec(f"{spec.name}-test", {**spec.dataset, **spec.tune.get("test", {})}, spec.settings,
                 configs={DEFAULTS: {}, TUNED: {k: v for k, v in overrides.items() if k not in spec.settings}})
     run_experiment(test, out / "test", base=base, progress=progress, answer=True, stores=stores,
@@ -109,7 +110,7 @@ def _report(out: Path, spec: Spec, objective: str, ceiling: float | None, best: 
 
     def table(rows: list[dict[str, Any]]) -> list[str]:
         return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + [
-            "| " + " | ".join(_cell(r.get(c)) for c in cols) + " |" for r in rows]
+            "| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
 
     ranked = sorted(train, key=lambda r: -(r.get(objective) or 0))
     lines = [f"# {spec.name}: tuned on train, reported once on test", "",
@@ -128,8 +129,3 @@ def _report(out: Path, spec: Spec, objective: str, ceiling: float | None, best: 
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    return f"{v:.4f}" if isinstance(v, float) and abs(v) < 10 else str(v)

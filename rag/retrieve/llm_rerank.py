@@ -55,8 +55,8 @@ class LLMReranker:
         self.base = EmbeddingReranker()
 
     def messages(self, question: str, passages: Sequence[Candidate]) -> list[dict[str, str]]:
-        body = (f"<context>\n{render_context([(c.id, label(c.title, c.source), c.text) for c in passages])}\n</context>\n\n"
-                f"Question: {question.strip()}")
+        blocks = render_context([(c.id, label(c.title, c.source), c.text) for c in passages])
+        body = f"<context>\n{blocks}\n</context>\n\nQuestion: {question.strip()}"
         if self.role == "user":
             return [{"role": "user", "content": f"{JUDGE}\n\n{body}"}]
         return [{"role": self.role, "content": JUDGE}, {"role": "user", "content": body}]
