@@ -183,7 +183,9 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 def serve_problems(settings: Settings) -> list[str]:
     """Why `rag serve` must refuse these settings (empty: it may start)."""
-    out = []
+    from rag.api.app import auth_problems
+
+    out = auth_problems(settings)
     if settings.api_key is None and settings.api_host not in _LOOPBACK:
         out.append(f"no RAG_API_KEY: refusing to listen on {settings.api_host}; set RAG_API_KEY, or bind 127.0.0.1")
     if settings.api_workers > 1 and not settings.chroma_host:
@@ -282,7 +284,9 @@ def cmd_llm_serve(args: argparse.Namespace) -> int:
 
 def cmd_config_show(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    data = settings.public_dict()
+    from rag.text import text_processing
+
+    data = {**settings.public_dict(), "text_processing": text_processing()}
     _emit(args, data, lambda: "\n".join(f"{k} = {json.dumps(v, default=str)}" for k, v in data.items()))
     return 0
 

@@ -37,7 +37,7 @@ from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
-from rag.text import sentence_spans
+from rag.text import STEMMED, sentence_spans, text_processing
 from rag.tokens import count_tokens
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
@@ -224,6 +224,8 @@ class Pipeline:
                 passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
         if not question or not question.strip():
             raise ValueError("question is empty")
+        if text_processing() != STEMMED:
+            trace.warnings.append("lexical terms are unstemmed (PyStemmer missing): BM25 matches fewer forms")
         t0 = time.perf_counter()
         qvec = self.embedder.encode([question])[0]
         if passages is not None:

@@ -143,8 +143,11 @@ class Settings(BaseSettings):
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(
         default_factory=lambda: {"candidate_depth": 200, "llm_rerank_depth": 50, "token_budget": 8000,
-                                 "max_passages": 50, "max_completion_tokens": 25_000},
-        description="the largest value a request may ask for")
+                                 "hop_budget": 8000, "max_passages": 50, "max_completion_tokens": 25_000},
+        description="the largest value a request may ask for (checked after overrides are applied)")
+    api_allow_backend_switch: bool = Field(
+        False, description="let a request switch the answerer or reranker to another model backend "
+                           "(off: a request may only keep the operator's or choose a cheaper one)")
 
     @field_validator("store_path", mode="before")
     @classmethod

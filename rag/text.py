@@ -1,8 +1,11 @@
 """Text units shared by ingest and retrieval: sentences with offsets, and lexical terms."""
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
+
+log = logging.getLogger(__name__)
 
 _ABBREV = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "fig", "al", "approx",
            "u.s", "u.k", "inc", "ltd", "jr", "sr", "cf", "ca", "vol", "jan", "feb", "mar", "apr", "jun",
@@ -54,14 +57,27 @@ def _add(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
     spans.append((s, s + len(stripped)))
 
 
+STEMMED = "snowball-english"  # the lexical view the BM25 index and the learned weights were built with
+UNSTEMMED = "unstemmed"
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # noqa: ANN202
     try:
         import Stemmer
-
-        return Stemmer.Stemmer("english")
-    except ImportError:  # stemming is an improvement, not a requirement
+    except ImportError:
+        # PyStemmer is a declared dependency; this only happens in a broken install. Say it once, loudly:
+        # BM25 then matches fewer word forms, and the learned scorers refuse to run (their weights were
+        # fitted on stemmed terms), rather than quietly scoring worse.
+        log.warning("PyStemmer is not installed: lexical terms are unstemmed, so BM25 recall drops and the "
+                    "embedding reranker refuses to run. Reinstall leanrag (pip install PyStemmer).")
         return None
+    return Stemmer.Stemmer("english")
+
+
+def text_processing() -> str:
+    """Which lexical view is in force: ``STEMMED`` or, in a broken install, ``UNSTEMMED``."""
+    return STEMMED if _stemmer() is not None else UNSTEMMED
 
 
 @lru_cache(maxsize=200_000)
@@ -79,3 +95,30 @@ def terms(text: str) -> list[str]:
 def term_tuple(text: str) -> tuple[str, ...]:
     """``terms`` memoised: the same passages and sentences come back question after question."""
     return tuple(terms(text))
+
+
+# An encyclopaedia-style lead names its subject first: "Ed Wood (born ...) is", "The Normans were",
+# "University of Notre Dame du Lac, known as". Capitalised words, joined by a few particles.
+_LEAD = re.compile(r"""^\W{0,3}(?:(?:The|A|An)\s+)?
+    ([A-Z0-9][\w'’.&-]*(?:\s+(?:(?:of|the|de|del|der|du|da|von|van|la|le|and|for|on|in|y|&)\s+)*[A-Z0-9][\w'’.&-]*){0,7})
+    \s*(?:\(|,|\s(?:is|was|are|were|has|had|became|refers)\b)""", re.X)
+_NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",
+                             "during", "since", "after", "before", "later", "early", "here", "yes", "also"}
+
+
+def lead_subject(text: str) -> str:
+    """The entity a passage is about, read from its opening words ("" when it does not open with one).
+
+    Stands in for a title when a caller passes plain text, so that multi-hop questions can still be
+    linked from one passage to the passage about an entity it names.
+
+    >>> lead_subject("Scott Derrickson (born July 16, 1966) is an American director.")
+    'Scott Derrickson'
+    >>> lead_subject("However, the results were mixed.")
+    ''
+    """
+    m = _LEAD.match(text[:300])
+    if m is None:
+        return ""
+    subject = m.group(1).strip(" .,")
+    return "" if subject.lower() in _NOT_SUBJECTS or len(subject) < 3 else subject

@@ -144,6 +144,10 @@ class Trace:
     stages: list[StageTrace] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     calls: list[ModelCall] = field(default_factory=list)
+    # Why selection stopped adding evidence ("question covered", "token ceiling reached", ...), and
+    # whether the answer path abstained because no candidate was relevant.
+    stop_reason: str = ""
+    abstained: bool = False
 
     @property
     def cost(self) -> float:
@@ -211,6 +215,7 @@ class Answer:
     messages: list[dict[str, str]] = field(default_factory=list)   # exactly what was sent
     reasoning: str | None = None    # visible reasoning of open models, never mixed into ``text``
     attempts: int = 0               # requests made, retries included
+    abstained: bool = False         # no candidate was relevant: said so without calling the model
 
     @property
     def trace(self) -> Trace:
@@ -222,4 +227,4 @@ class Answer:
                 "usage": self.usage.to_dict(), "cost": self.cost,
                 "total_cost": round(self.cost + self.context.trace.cost, 8), "timings": self.timings,
                 "answerer": self.answerer, "model": self.model, "finish_reason": self.finish_reason,
-                "messages": self.messages, "reasoning": self.reasoning, "attempts": self.attempts}
+                "abstained": self.abstained, "messages": self.messages, "reasoning": self.reasoning, "attempts": self.attempts}

@@ -32,6 +32,7 @@ from rag.retrieve.features import (
     sentence_features,
     sentence_lexical,
 )
+from rag.text import text_processing
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -103,7 +104,7 @@ def main() -> None:
             sy += [1 if any(a in c.text[s:t] for a in q.answers) else 0 for s, t in e.spans]
 
     sentence = fit(np.concatenate(sx), np.array(sy), None, SENTENCE_FEATURES)
-    out = {"passage": passage, "sentence": sentence,
+    out = {"text_processing": text_processing(), "passage": passage, "sentence": sentence,
            "trained_on": {"scifact_train_queries": len(sci), "squad_nontest_questions": len(sq),
                           "passage_rows": int(len(y)), "sentence_rows": len(sy)}}
     WEIGHTS_FILE.write_text(json.dumps(out, indent=1) + "\n")

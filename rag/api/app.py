@@ -21,13 +21,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
@@ -67,22 +68,29 @@ class Service:
             raise HTTPException(503, self.error or "loading models; retry shortly", headers={"Retry-After": "2"})
 
     def overrides(self, requested: dict[str, Any], field: str = "overrides") -> Settings:
-        """The request's settings (validated once), if the operator allows each override and its value."""
+        """The request's settings (validated once), if the operator allows each override and its value.
+
+        Values are checked strictly (``"100000"`` is not a number), and the ceilings are checked on the
+        *resolved* settings, so ``null`` (unlimited) cannot lift a budget past the operator's limit.
+        """
         errors = []
         for key, value in requested.items():
             if key not in self.settings.api_overrides:
                 errors.append(_error(("body", field, key), f"{key!r} cannot be overridden per request; "
                                      f"allowed: {', '.join(self.settings.api_overrides)}"))
-            limit = self.settings.api_override_limits.get(key)
-            if limit is not None and isinstance(value, (int, float)) and value > limit:
-                errors.append(_error(("body", field, key), f"{key} may be at most {limit:g}"))
+            elif (msg := _strict_error(key, value)) is not None:
+                errors.append(_error(("body", field, key), msg))
         if errors:
             raise HTTPException(422, errors)
         try:
-            return self.settings.replace(**requested) if requested else self.settings
+            resolved = self.settings.replace(**requested) if requested else self.settings
         except ValidationError as e:
             raise HTTPException(422, [_error(("body", field, *map(str, err["loc"])), err["msg"])
                                       for err in e.errors()]) from None
+        errors = [_error(("body", field, key), msg) for key, msg in ceiling_errors(self.settings, resolved, requested)]
+        if errors:
+            raise HTTPException(422, errors)
+        return resolved
 
     @staticmethod
     def needs_model(s: Settings, *, answering: bool) -> bool:
@@ -114,12 +122,69 @@ class Service:
         return question
 
 
+_OFF_WHEN_NONE = {"hop_budget"}  # None switches the multi-hop budget off: cheaper, not unlimited
+
+
+def ceiling_errors(operator: Settings, resolved: Settings, requested: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, why) for each override that would spend more than the operator allowed."""
+    out = []
+    for key, limit in operator.api_override_limits.items():
+        if key not in requested:
+            continue
+        value = getattr(resolved, key)
+        if value is None and key in _OFF_WHEN_NONE:
+            continue
+        if value is None or value > limit:
+            out.append((key, f"{key} may be at most {limit:g} (null means unlimited, which is over it)"))
+    if operator.api_allow_backend_switch:
+        return out
+    if "answerer" in requested:
+        mine, theirs = resolve_answerer(operator), resolve_answerer(resolved)
+        if theirs not in (mine, "extractive"):
+            out.append(("answerer", f"this service answers with {mine!r}; a request may keep it or choose "
+                                    "'extractive' (the operator enables others with api_allow_backend_switch)"))
+    if "reranker" in requested and resolved.reranker == "llm" and operator.reranker != "llm":
+        out.append(("reranker", "the llm reranker calls a model: not enabled on this service "
+                                "(the operator enables it with api_allow_backend_switch)"))
+    return out
+
+
+@lru_cache(maxsize=None)
+def _adapter(key: str) -> TypeAdapter:
+    info = Settings.model_fields[key]
+    kind = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation  # type: ignore[valid-type]
+    return TypeAdapter(kind)
+
+
+def _strict_error(key: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid ``key`` as JSON, with no coercion (None: it is valid)."""
+    try:
+        _adapter(key).validate_json(json.dumps(value), strict=True)
+    except ValidationError as e:
+        return "; ".join(err["msg"] for err in e.errors())
+    return None
+
+
 def _error(loc: tuple[str, ...], msg: str) -> dict[str, Any]:
     return {"loc": list(loc), "msg": msg, "type": "value_error"}
 
 
+MIN_KEY_CHARS = 16
+
+
+def auth_problems(settings: Settings) -> list[str]:
+    """Keys too short to protect anything (an empty ``RAG_API_KEY=""`` once opened the service)."""
+    return [f"{name} must be at least {MIN_KEY_CHARS} characters (it has {len(key.get_secret_value())}); "
+            f"unset it to serve on loopback without a key"
+            for name, key in (("RAG_API_KEY", settings.api_key), ("RAG_API_ADMIN_KEY", settings.api_admin_key))
+            if key is not None and len(key.get_secret_value().strip()) < MIN_KEY_CHARS]
+
+
 def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
     settings = settings or Settings()
+    problems = auth_problems(settings)
+    if problems:
+        raise ValueError("; ".join(problems))
     svc = Service(settings, pipeline)
 
     @asynccontextmanager
@@ -136,7 +201,9 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     bearer = HTTPBearer(auto_error=False)
 
     def _matches(creds: HTTPAuthorizationCredentials | None, *keys: SecretStr | None) -> bool:
-        given = (creds.credentials if creds else "").encode()
+        given = (creds.credentials if creds else "").strip().encode()
+        if not given:  # an empty bearer token never matches, whatever the keys are
+            return False
         return any(k is not None and hmac.compare_digest(given, k.get_secret_value().encode()) for k in keys)
 
     def user(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:

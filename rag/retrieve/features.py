@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import term_tuple, terms
+from rag.text import term_tuple, terms, text_processing
 
 PASSAGE_FEATURES = ("cos_p", "s_max", "s_2nd", "lex_p", "bm25_n", "title_cov", "cos_p_rel", "s_max_rel")
 SENTENCE_FEATURES = ("cos_s", "lex_s", "lex_s_n", "cos_s_rel", "cos_nb", "p_score", "first", "log_len",
@@ -179,6 +179,11 @@ class Logistic:
 @lru_cache(maxsize=1)
 def load_models(path: str = str(WEIGHTS_FILE)) -> dict[str, Logistic]:
     data = json.loads(Path(path).read_text())
+    trained, now = data.get("text_processing"), text_processing()
+    if trained != now:
+        raise RuntimeError(f"{path}: the learned scorers were trained on {trained} terms but this install "
+                           f"produces {now} terms, which would lower quality without a word. Install the "
+                           "declared dependencies (pip install PyStemmer) or retrain with scripts/train_scorers.py")
     names = {"passage": PASSAGE_FEATURES, "sentence": SENTENCE_FEATURES}
     out = {}
     for key, feats in names.items():

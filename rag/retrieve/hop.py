@@ -1,9 +1,11 @@
-"""Second hop by title: a passage about an entity that the question or a top passage names.
+"""Second hop by name: a passage about an entity that the question or a top passage names.
 
 Multi-hop questions ("the director of the film that ...") need a passage the question does not
-resemble; its title is what links it. A candidate whose title is named by the question or by one of
-the best passages is lifted close to the passage that names it. Titles shared by several
-candidates (sections of one long article) name no single entity and are ignored.
+resemble; its name is what links it. A passage's name is its title or, for plain text without one,
+the subject its opening words introduce ("Ed Wood (born ...) is ..."). A candidate whose name is
+named by the question or by one of the best passages is lifted close to the passage that names it.
+Names shared by several candidates (sections of one long article) name no single entity and are
+ignored.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from rag.text import lead_subject
 from rag.types import Candidate
 
 
@@ -21,6 +24,11 @@ class Lift:
     anchor: str | None = None  # the top passage that names the lifted one; None: the question does
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def name_of(c: Candidate) -> str:
+    """The title, or for a passage without one the subject of its opening sentence."""
+    return c.title.strip() or lead_subject(c.text)
 
 
 def _names(title: str) -> list[str]:
@@ -41,22 +49,23 @@ def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weig
     """Raise the scores of title-linked candidates in place; returns one note per lift."""
     if len(ranked) < 2:
         return []
-    counts = Counter(c.title.strip().lower() for c in ranked if c.title.strip())
+    name = {c.id: name_of(c) for c in ranked}
+    counts = Counter(n.lower() for n in name.values() if n)
     q = question.lower()
     tops = ranked[:anchors]
     lifted: list[Lift] = []
     for c in ranked:
-        if not c.title.strip() or counts[c.title.strip().lower()] > 1:
+        if not name[c.id] or counts[name[c.id].lower()] > 1:
             continue
-        names = _names(c.title)
+        names = _names(name[c.id])
         best, why, anchor = 0.0, "", None
         if any(_mentions(q, n) for n in names):
-            best, why = ranked[0].score, "the question names its title"
+            best, why = ranked[0].score, f"the question names {name[c.id]!r}"
         for a in tops:
-            if a is c or a.title.strip().lower() == c.title.strip().lower():
+            if a is c or name[a.id].lower() == name[c.id].lower():
                 continue
             if a.score > best and any(_mentions(a.text.lower(), n) for n in names):
-                best, why, anchor = a.score, f"top passage {a.id} names its title", a.id
+                best, why, anchor = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id
         target = weight * best
         if target > c.score:
             lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor))
@@ -83,12 +92,13 @@ def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> 
     word with another's title, are not multi-hop: in a technical corpus titles are common phrases.
     """
     by_id = {c.id: c for c in ranked}
+    name = {c.id: name_of(c) for c in ranked}
     for d in lifted:
         c, anchor = by_id.get(d.id), by_id.get(d.anchor or "")
-        if c is not None and anchor is not None and _entity(c.title) and _names_entity(anchor.text, c.title):
+        if c is not None and anchor is not None and _entity(name[c.id]) and _names_entity(anchor.text, name[c.id]):
             return True
-    counts = Counter(c.title.strip().lower() for c in ranked if c.title.strip())
-    named = {_PAREN.sub("", c.title.strip()).lower() for c in ranked
-             if counts[c.title.strip().lower()] == 1 and _entity(c.title) and _names_entity(question, c.title)}
+    counts = Counter(n.lower() for n in name.values() if n)
+    named = {_PAREN.sub("", n).lower() for n in name.values()
+             if n and counts[n.lower()] == 1 and _entity(n) and _names_entity(question, n)}
     # one entity under two titles ("X" and "X (copy)") is still one entity
     return any(a not in b and b not in a for a in named for b in named)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.text import term_tuple
 from rag.types import Candidate, Drop, Passage, StageTrace
 
 Count = Callable[[str], int]
@@ -33,6 +34,11 @@ class PruneConfig:
     token_budget: int | None = 130
     max_passages: int | None = 8
     allow_empty: bool = False
+    # Evidence-driven selection (None: pack the budget by score). A sentence is kept when it scores at
+    # least ``evidence_ratio`` x the best one, or when it covers at least ``evidence_gain`` of the
+    # question's IDF mass that the kept sentences do not cover yet; the budget is then only a ceiling.
+    evidence_ratio: float | None = None
+    evidence_gain: float = 0.15
 
 
 @dataclass
@@ -66,10 +72,12 @@ class Item:
 
 
 class Pruner:
-    def __init__(self, config: PruneConfig, count: Count) -> None:
+    def __init__(self, config: PruneConfig, count: Count, question_terms: dict[str, float] | None = None) -> None:
         self.cfg = config
         self._count = count
         self._cache: dict[str, int] = {}
+        self.q_terms = question_terms or {}  # term -> IDF: what coverage is measured against
+        self.stop_reason = ""
 
     def count(self, text: str) -> int:
         n = self._cache.get(text)
@@ -96,7 +104,7 @@ class Pruner:
             steps.append(("dedup", self.dedup))
         if cfg.sentence_prune:
             steps.append(("sentences", self.sentences))
-        if cfg.token_budget is not None:
+        if cfg.token_budget is not None or cfg.evidence_ratio is not None:
             steps.append(("budget", self.budget))
         if cfg.max_passages is not None:
             steps.append(("max_passages", self.max_passages))
@@ -232,11 +240,48 @@ class Pruner:
         return kept_items, dropped, f"{dropped_sentences} sentence(s) removed"
 
     def budget(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
-        budget = int(self.cfg.token_budget or 0)
-        if self.tokens(items) <= budget:
+        budget = self.cfg.token_budget if self.cfg.token_budget is not None else 10**9
+        evidence = self.cfg.evidence_ratio is not None
+        if not evidence and self.tokens(items) <= budget:
+            self.stop_reason = "everything fits the token budget"
             return items, [], ""
-        # Units: single sentences ranked by their own score once sentences were scored, else whole
-        # passages; a whole passage that does not fit is offered again sentence by sentence.
+        units = self._units(items)
+        full = {id(it): list(it.keep) for it in items}
+        for it in items:
+            it.keep = []
+        best = units[0][0] if units else 0.0
+        covered: set[str] = set()
+        skipped_weak = over = 0
+        for sc, _, it, idx in units:
+            if all(i in it.keep for i in idx):
+                continue
+            unit_terms = self._terms(it, idx)
+            if evidence and any(i.keep for i in items) and sc < (self.cfg.evidence_ratio or 0.0) * best:
+                if self._gain(unit_terms - covered) < self.cfg.evidence_gain:
+                    skipped_weak += 1  # weaker than the best evidence and answers no part not yet covered
+                    continue
+            before = list(it.keep)
+            it.keep = sorted(set(it.keep) | set(idx))
+            if self.tokens(items) > budget:
+                it.keep = before
+                over += 1
+            else:
+                covered |= unit_terms
+        kept = [it for it in items if it.keep]
+        note = ""
+        if not kept and items and not self.cfg.allow_empty:
+            items[0].keep = full[id(items[0])]
+            kept, note = [self._truncate(items[0], budget)], f"best sentence cut to the {budget}-token budget"
+        self.stop_reason = self._why_stopped(evidence, covered, skipped_weak, over, budget)
+        note = "; ".join(x for x in (note, self.stop_reason) if x)
+        reason = "weak evidence that covers nothing new" if evidence else f"did not fit the {budget}-token budget"
+        dropped = [Drop(it.cand.id, reason if full[id(it)] and not over else f"did not fit the {budget}-token "
+                        "budget") for it in items if not it.keep]
+        return kept, dropped, note
+
+    def _units(self, items: list[Item]) -> list[tuple[float, int, Item, list[int]]]:
+        """Single sentences ranked by their own score once sentences were scored, else whole passages;
+        a whole passage that does not fit is offered again sentence by sentence."""
         units: list[tuple[float, int, Item, list[int]]] = []
         for rank, it in enumerate(items):
             if it.unit_scores:
@@ -247,23 +292,29 @@ class Pruner:
                 units += [(it.score * (1 - 1e-6) * (0.5 + 0.5 * sc[i]), rank, it, [i])
                           for i in it.keep if len(it.keep) > 1 and i < len(sc)]
         units.sort(key=lambda u: (-u[0], u[1]))
-        full = {id(it): list(it.keep) for it in items}
-        for it in items:
-            it.keep = []
-        for _, _, it, idx in units:
-            if all(i in it.keep for i in idx):
-                continue
-            before = list(it.keep)
-            it.keep = sorted(set(it.keep) | set(idx))
-            if self.tokens(items) > budget:
-                it.keep = before
-        kept = [it for it in items if it.keep]
-        note = ""
-        if not kept and items and not self.cfg.allow_empty:
-            items[0].keep = full[id(items[0])]
-            kept, note = [self._truncate(items[0], budget)], f"best sentence cut to the {budget}-token budget"
-        dropped = [Drop(it.cand.id, f"did not fit the {budget}-token budget") for it in items if not it.keep]
-        return kept, dropped, note
+        return units
+
+    def _terms(self, item: Item, idx: list[int]) -> set[str]:
+        if not self.q_terms:
+            return set()
+        c = item.cand
+        spans = [c.sentences[i] for i in idx if i < len(c.sentences)] or [(0, len(c.text))]
+        return {t for s, e in spans for t in term_tuple(c.text[s:e]) if t in self.q_terms}
+
+    def _gain(self, new_terms: set[str]) -> float:
+        total = sum(self.q_terms.values())
+        return sum(self.q_terms[t] for t in new_terms) / total if total else 0.0
+
+    def _why_stopped(self, evidence: bool, covered: set[str], weak: int, over: int, budget: int) -> str:
+        if over:
+            return f"stopped: token ceiling {budget} reached"
+        if not evidence:
+            return "everything fits the token budget"
+        missing = [t for t in self.q_terms if t not in covered]
+        if not missing:
+            return f"stopped: question covered; {weak} weaker sentence(s) added nothing new"
+        return (f"stopped: no remaining sentence is strong or covers {', '.join(repr(t) for t in missing[:5])}"
+                f" ({weak} weaker sentence(s) left out)")
 
     def _truncate(self, item: Item, budget: int) -> Item:
         """Budget smaller than any sentence: keep the head of the best sentence that fits."""

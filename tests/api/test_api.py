@@ -18,7 +18,7 @@ from tests.conftest import CORPUS, free_port, wait_http
 from tests.fake_openai import API_KEY, ServerThread
 
 pytestmark = pytest.mark.integration
-USER, ADMIN = "user-token-123", "admin-token-456"
+USER, ADMIN = "user-token-0123456789", "admin-token-0123456789"
 QUESTION = "What is the output token ceiling of o1-mini?"
 
 
@@ -153,7 +153,8 @@ def test_ingest_adds_and_updates_documents(api) -> None:
 def test_serve_refuses_unsafe_settings() -> None:
     assert serve_problems(Settings(api_host="127.0.0.1")) == []
     assert "RAG_API_KEY" in serve_problems(Settings(api_host="0.0.0.0"))[0]
-    assert serve_problems(Settings(api_host="0.0.0.0", api_key="k")) == []
+    assert serve_problems(Settings(api_host="0.0.0.0", api_key="k" * 16)) == []
+    assert "at least 16" in serve_problems(Settings(api_host="0.0.0.0", api_key=""))[0]
     assert "Chroma server" in serve_problems(Settings(api_workers=2))[0]
     assert serve_problems(Settings(api_workers=2, chroma_host="127.0.0.1")) == []
     out = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--workers", "2"], capture_output=True,

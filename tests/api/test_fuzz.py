@@ -13,7 +13,7 @@ from tests.conftest import CORPUS, free_port, wait_http
 from tests.fake_openai import API_KEY, ServerThread
 
 pytestmark = pytest.mark.integration
-TOKEN = "fuzz-token"
+TOKEN = "fuzz-token-0123456789"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ def test_title_named_by_a_top_passage_is_lifted() -> None:
               Candidate("c", "Jane Roe is a director born in Ohio.", title="Jane Roe", score=0.1)]
     notes = second_hop("Where was the director of Some Film born?", ranked)
     assert ranked[2].score == 0.9 * 0.9 and [n.id for n in notes] == ["c"]
-    assert "top passage a names its title" in notes[0].reason
+    assert "top passage a names 'Jane Roe'" in notes[0].reason
     assert ranked[1].score == 0.3
 
 

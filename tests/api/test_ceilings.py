@@ -1,0 +1,118 @@
+"""The operator's settings are a ceiling: no override object lifts a budget, and no empty key opens the
+service. Unit level (the Service's resolution) with a property test, then over real HTTP."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+from fastapi import HTTPException
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rag import Settings
+from rag.api.app import Service, create_app
+
+OPERATOR = Settings(store_path="/nonexistent/never-opened", answerer="extractive")
+SERVICE = Service(OPERATOR, pipeline=object())  # type: ignore[arg-type]  # resolution never touches it
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False)
+                    | st.text(max_size=12), lambda inner: st.lists(inner, max_size=3), max_leaves=5)
+INTERESTING = st.one_of(JSON, st.sampled_from(["100000", "1e9", None, 10**9, 0, -1, 1.5, "openai", "llm",
+                                               "local", "none", True, [1, 2, 3]]))
+
+
+def _resolve(overrides: dict) -> Settings | list[dict]:
+    try:
+        return SERVICE.overrides(overrides)
+    except HTTPException as e:
+        assert e.status_code == 422
+        return e.detail  # type: ignore[return-value]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(OPERATOR.api_overrides + ["llm_base_url", "store_path"]), INTERESTING,
+                       max_size=6))
+def test_any_override_is_within_the_ceilings_or_refused_naming_the_field(overrides: dict) -> None:
+    got = _resolve(overrides)
+    if isinstance(got, list):
+        assert got and all(e["loc"][:2] == ["body", "overrides"] and e["loc"][2] in overrides for e in got)
+        return
+    for key, limit in OPERATOR.api_override_limits.items():
+        value = getattr(got, key)
+        assert (value is None and key == "hop_budget") or (value is not None and value <= limit), (key, value)
+    assert got.answerer == "extractive" and got.reranker != "llm"
+    for key, value in overrides.items():  # nothing was coerced: what was accepted is what was sent
+        assert getattr(got, key) == (tuple(value) if isinstance(value, list) else value)
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"token_budget": None}, "token_budget"),
+    ({"max_passages": None}, "max_passages"),
+    ({"token_budget": "100000"}, "token_budget"),
+    ({"token_budget": 9000}, "token_budget"),
+    ({"hop_budget": 100_000}, "hop_budget"),
+    ({"candidate_depth": "50"}, "candidate_depth"),
+    ({"answerer": "openai"}, "answerer"),
+    ({"reranker": "llm"}, "reranker"),
+])
+def test_known_ways_around_the_ceilings_are_refused(overrides: dict, field: str) -> None:
+    got = _resolve({**overrides, "min_score": 0, "sentence_prune": False})
+    assert isinstance(got, list) and [e["loc"][2] for e in got] == [field]
+
+
+def test_narrowing_overrides_pass() -> None:
+    got = _resolve({"token_budget": 60, "hop_budget": None, "answerer": "extractive", "reranker": "none"})
+    assert isinstance(got, Settings) and got.token_budget == 60 and got.hop_budget is None
+
+
+def test_backend_switch_needs_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-present-in-the-environment")
+    local = Service(Settings(answerer="local"), pipeline=object())  # type: ignore[arg-type]
+    with pytest.raises(HTTPException) as e:
+        local.overrides({"answerer": "openai"})
+    assert e.value.detail[0]["loc"] == ["body", "overrides", "answerer"]  # type: ignore[index]
+    assert local.overrides({"answerer": "extractive"}).answerer == "extractive"
+    opened = Service(Settings(answerer="local", api_allow_backend_switch=True), pipeline=object())  # type: ignore[arg-type]
+    assert opened.overrides({"answerer": "openai"}).answerer == "openai"
+
+
+@pytest.mark.parametrize("key", ["", " ", "short-key"])
+def test_short_or_empty_keys_refuse_to_start(key: str) -> None:
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        create_app(Settings(api_key=key))
+    with pytest.raises(ValueError, match="RAG_API_ADMIN_KEY"):
+        create_app(Settings(api_key="k" * 16, api_admin_key=key))
+
+
+@pytest.mark.integration
+def test_empty_key_in_the_environment_stops_rag_serve(tmp_path) -> None:
+    env = {"RAG_API_KEY": "", "PATH": "/usr/bin:/bin", "RAG_CONFIG": str(tmp_path / "none.toml")}
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--host", "0.0.0.0", "--store",
+                          str(tmp_path / "s")], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2 and "RAG_API_KEY must be at least 16" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.integration
+def test_empty_bearer_is_refused_over_http(tmp_path, embedder) -> None:
+    from rag import Pipeline
+    from tests.conftest import CORPUS, free_port, wait_http
+    from tests.fake_openai import ServerThread
+
+    key = "a-proper-key-0123456789"
+    s = Settings(store_path=tmp_path / "store", answerer="extractive", api_key=key)
+    pipeline = Pipeline(s, embedder=embedder)
+    pipeline.ingest([CORPUS / "output-limits.txt"])
+    with ServerThread(free_port(), create_app(s, pipeline=pipeline)) as server:
+        wait_http(f"{server.root}/readyz")
+        url, body = f"{server.root}/v1/retrieve", {"question": "What is the output ceiling of o1-mini?"}
+        for header in ({}, {"Authorization": "Bearer "}, {"Authorization": "Bearer  "}, {"Authorization": ""}):
+            assert httpx.post(url, json=body, headers=header, timeout=30).status_code == 401, header
+        assert httpx.post(url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 200
+        lifted = httpx.post(url, json={**body, "overrides": {"token_budget": None, "max_passages": None}},
+                            headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert lifted.status_code == 422
+        assert {tuple(e["loc"]) for e in lifted.json()["detail"]} == {
+            ("body", "overrides", "token_budget"), ("body", "overrides", "max_passages")}
