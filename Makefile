@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: demo test setup clean llm-serve
+.PHONY: demo test setup clean llm-serve bench bench-quick
 
 $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -29,6 +29,19 @@ llm-serve: $(STAMP)   # SmolLM2 on http://127.0.0.1:8765/v1, for --answerer loca
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The headline figures of BENCHMARKS.md from this checkout, with only what the set-up installs.
+# bench-quick: HotpotQA (passages come with the questions; ~3 min on 2 cores). bench: also SciFact and
+# SQuAD, over stores ingested once into .leanrag/bench (~35 min the first time; re-runs embed nothing).
+DATA  ?= ../shared/data
+BENCH ?= .leanrag/bench
+bench-quick: $(STAMP)
+	$(PY) scripts/bench_retrieval.py --only hotpot
+
+bench: $(STAMP)
+	$(VENV)/bin/rag ingest $(DATA)/scifact/corpus.jsonl --store $(BENCH)/scifact
+	$(VENV)/bin/rag ingest $(DATA)/squad-v1.1-dev/paragraph-retrieval/corpus.jsonl --store $(BENCH)/squad
+	$(PY) scripts/bench_retrieval.py --scifact-store $(BENCH)/scifact --squad-store $(BENCH)/squad
 
 clean:
 	rm -rf $(VENV) .leanrag

@@ -84,8 +84,9 @@ _RETRIEVE_FLAGS = {"k": "candidate_depth", "reranker": "reranker", "budget": "to
 def _retrieve_overrides(args: argparse.Namespace) -> dict[str, Any]:
     out = {name: getattr(args, flag) for flag, name in _RETRIEVE_FLAGS.items() if getattr(args, flag) is not None}
     if args.no_prune:
-        out.update(min_score=None, adaptive_cut=False, relative_cut=None, dedup_threshold=None,
-                   sentence_prune=False, token_budget=None, max_passages=None)
+        from rag.evaluate.profiles import NO_PRUNE
+
+        out.update(NO_PRUNE)
     return out
 
 

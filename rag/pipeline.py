@@ -31,7 +31,7 @@ from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
 from rag.ingest.split import embed_text
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
-from rag.retrieve.features import Evidence, Idf
+from rag.retrieve.features import Evidence, Idf, query_terms
 from rag.retrieve.hop import is_multi_hop, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
@@ -176,10 +176,11 @@ class Pipeline:
             budget = None if s.token_budget is None else max(s.token_budget, s.hop_budget)
             trace.stages[-1].note += (f"; multi-hop: token budget {s.token_budget} -> {budget}, "
                                       "score floors off")
-            s = s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0)
-        pruner = Pruner(_prune_config(s), count)
+            s = s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0, evidence_mass=None)
+        pruner = Pruner(_prune_config(s), count, query_terms(question, idf))
         kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
         trace.stages.extend(stages)
+        trace.stop_reason = pruner.stop_reason
         ctx = Context(question, kept, 0, trace, pool=ranked)
         ctx.tokens = count(ctx.text) if kept else 0
         return ctx
@@ -208,9 +209,12 @@ class Pipeline:
                            "total_ms": round((time.perf_counter() - t0) * 1000, 2)}
             return ans
 
-        if not ctx.passages:  # only with allow_empty: nothing to read, so no model call is paid for
-            ctx.trace.warnings.append("the context is empty: the model was not called")
-            empty = Answer(question, NO_ANSWER, [], ctx, Usage(), 0.0, {}, answerer.name, finish_reason="empty")
+        why = _nothing_to_read(ctx, s)
+        if why:  # no model call is paid for a context that cannot hold the answer
+            ctx.trace.warnings.append(f"{why}: the model was not called")
+            ctx.trace.abstained = True
+            empty = Answer(question, NO_ANSWER, [], ctx, Usage(), 0.0, {}, answerer.name,
+                           finish_reason="abstained" if ctx.passages else "empty", abstained=True)
             return AnswerStream(iter([NO_ANSWER, empty]), finish) if stream else finish(empty)
         if stream:
             return AnswerStream(answerer.stream(question, ctx), finish)
@@ -325,6 +329,17 @@ _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_a
                   "local_host", "local_port", "tokenizer"}
 
 
+def _nothing_to_read(ctx: Context, s: Settings) -> str:
+    """Why the context is not worth a model call ("" when it is)."""
+    if not ctx.passages:  # only with allow_empty
+        return "the context is empty"
+    best = max(p.score for p in ctx.passages)
+    if s.abstain_below is not None and best < s.abstain_below:
+        return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
+                "set abstain_below=None to call the model anyway)")
+    return ""
+
+
 def _idf_of(lexical: LexicalCache) -> Idf:
     index = lexical.get()
     return Idf(index.df, index.n)
@@ -362,4 +377,5 @@ def _prune_config(s: Settings) -> PruneConfig:
                        adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
                        mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
                        sentence_min_score=s.sentence_min_score, sentence_neighbors=s.sentence_neighbors,
-                       token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty)
+                       token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
+                       evidence_mass=s.evidence_mass, evidence_cover=s.evidence_cover)

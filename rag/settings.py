@@ -79,18 +79,28 @@ class Settings(BaseSettings):
                                "score floors off; None keeps the single-answer pruning")
 
     # --- prune (each step a toggle: None / False switches it off) -------------------------
-    min_score: float | None = Field(0.02, ge=0, le=1, description="absolute calibrated threshold")
+    min_score: float | None = Field(None, ge=0, le=1, description="absolute calibrated threshold")
     relative_cut: float | None = Field(None, ge=0, le=1, description="drop below this share of the best")
     adaptive_cut: bool = Field(False, description="cut at the largest score gap")
     adaptive_min_gap: float = Field(0.25, ge=0, le=1)
     dedup_threshold: float | None = Field(0.95, ge=0, le=1, description="near-duplicate cosine")
     mmr_lambda: float | None = Field(None, ge=0, le=1)
     sentence_prune: bool = True
-    sentence_min_score: float = Field(0.05, ge=0, le=1)
+    sentence_min_score: float = Field(0.02, ge=0, le=1)
     sentence_neighbors: int = Field(0, ge=0, le=5)
-    token_budget: int | None = Field(130, ge=1, description="tiktoken tokens of the whole context")
+    token_budget: int | None = Field(350, ge=1, description="ceiling on the tiktoken tokens of the whole context "
+                                                           "(with evidence_mass the evidence decides below it)")
     max_passages: int | None = Field(8, ge=1)
+    evidence_mass: float | None = Field(
+        0.9, ge=0, le=10, description="evidence-driven selection: add the best sentences until their calibrated "
+                                       "scores add up to this (token_budget is then a ceiling); None: pack the "
+                                       "budget by score")
+    evidence_cover: bool = Field(False, description="with evidence_mass: also keep adding until every question "
+                                                   "term found among the candidates is covered")
     allow_empty: bool = Field(False, description="let the cuts return no passage at all")
+    abstain_below: float | None = Field(
+        None, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
+                                      "calibrated score reaches this; None: always call the model")
 
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
@@ -138,7 +148,8 @@ class Settings(BaseSettings):
             "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
-            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "answerer", "reasoning_effort",
+            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_cover", "abstain_below",
+            "answerer", "reasoning_effort",
             "temperature", "max_completion_tokens", "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(

@@ -97,13 +97,14 @@ def term_tuple(text: str) -> tuple[str, ...]:
     return tuple(terms(text))
 
 
-# An encyclopaedia-style lead names its subject first: "Ed Wood (born ...) is", "The Normans were",
-# "University of Notre Dame du Lac, known as". Capitalised words, joined by a few particles.
-_LEAD = re.compile(r"""^\W{0,3}(?:(?:The|A|An)\s+)?
-    ([A-Z0-9][\w'’.&-]*(?:\s+(?:(?:of|the|de|del|der|du|da|von|van|la|le|and|for|on|in|y|&)\s+)*[A-Z0-9][\w'’.&-]*){0,7})
-    \s*(?:\(|,|\s(?:is|was|are|were|has|had|became|refers)\b)""", re.X)
+# An encyclopaedia-style lead names its subject before its first verb or bracket: "Ed Wood (born ...) is",
+# "The Normans were", "Up the Shambles – Live in Manchester is", "University of Notre Dame du Lac, known as".
+_LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|took|occurred)\b)")
+_NICKNAME = re.compile(r"\s+[\"“][^\"”]{1,30}[\"”]\s+")
+_ARTICLE = re.compile(r"^(?:The|A|An)\s+")
 _NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",
-                             "during", "since", "after", "before", "later", "early", "here", "yes", "also"}
+                             "during", "since", "after", "before", "later", "early", "here", "yes", "also",
+                             "in", "on", "at", "there", "this", "these", "it", "he", "she", "they", "we"}
 
 
 def lead_subject(text: str) -> str:
@@ -117,8 +118,12 @@ def lead_subject(text: str) -> str:
     >>> lead_subject("However, the results were mixed.")
     ''
     """
-    m = _LEAD.match(text[:300])
+    head = text[:200]
+    m = _LEAD_END.search(head)
     if m is None:
         return ""
-    subject = m.group(1).strip(" .,")
-    return "" if subject.lower() in _NOT_SUBJECTS or len(subject) < 3 else subject
+    subject = _ARTICLE.sub("", _NICKNAME.sub(" ", head[:m.start()]).strip(" \"'“”‘’"))
+    words = subject.split()
+    if not 1 <= len(words) <= 8 or not (subject[:1].isupper() or subject[:1].isdigit()):
+        return ""
+    return "" if words[0].lower() in _NOT_SUBJECTS or len(subject) < 3 else subject

@@ -29,8 +29,6 @@ FIRST_STAGE = {
     "hybrid+sentences": dict(dense=True, sentence_search=True, lexical=True, reranker="none"),
     "hybrid+rerank": dict(reranker="embedding"),
 }
-NO_PRUNE = dict(min_score=None, adaptive_cut=False, relative_cut=None, dedup_threshold=None, sentence_prune=False,
-                token_budget=None, max_passages=None)
 
 
 def bench_scifact(store: str, limit: int | None) -> None:
@@ -93,15 +91,19 @@ def bench_hotpot(limit: int | None, budget: int | None) -> None:
     qs = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:limit]
     p = Pipeline(Settings())
     multi = {**MULTI_HOP, **({"token_budget": budget} if budget else {})}
-    rows: dict[str, list] = {"all 10 paragraphs": [], "leanrag defaults": [],
+    rows: dict[str, list] = {"all 10 paragraphs": [], "leanrag defaults (title fields)": [],
+                             "leanrag defaults (plain text, no title field)": [],
+                             "leanrag defaults (plain strings)": [],
                              f"leanrag multi-hop (budget {multi['token_budget']})": [],
-                             "  same without the title hop": []}
-    configs = [{}, multi, {**multi, "hop": False}]
+                             "  same without the hop": []}
     for q in qs:
         text = "\n\n".join(x["text"] for x in q.passages)
         rows["all 10 paragraphs"].append((support_recall(text, q.support), count_tokens(text)))
-        for name, cfg in zip(list(rows)[1:], configs, strict=True):
-            ctx = p.retrieve(q.text, passages=q.passages, **cfg)
+        plain = [{k: v for k, v in x.items() if k != "title"} for x in q.passages]
+        runs = [(q.passages, {}), (plain, {}), ([x["text"] for x in q.passages], {}), (q.passages, multi),
+                (q.passages, {**multi, "hop": False})]
+        for name, (passages, cfg) in zip(list(rows)[1:], runs, strict=True):
+            ctx = p.retrieve(q.text, passages=passages, **cfg)
             rows[name].append((support_recall(ctx.text, q.support), ctx.tokens))
     print(f"\nHotpotQA distractor ({len(qs)} questions, 10 paragraphs each): supporting sentences kept")
     print(f"multi-hop profile: {multi}")

@@ -34,11 +34,12 @@ class PruneConfig:
     token_budget: int | None = 130
     max_passages: int | None = 8
     allow_empty: bool = False
-    # Evidence-driven selection (None: pack the budget by score). A sentence is kept when it scores at
-    # least ``evidence_ratio`` x the best one, or when it covers at least ``evidence_gain`` of the
-    # question's IDF mass that the kept sentences do not cover yet; the budget is then only a ceiling.
-    evidence_ratio: float | None = None
-    evidence_gain: float = 0.15
+    # Evidence-driven selection (None: pack the budget by score). Sentences are added best first until
+    # their calibrated scores add up to ``evidence_mass`` (the expected number of answer-bearing
+    # sentences kept) and, with ``evidence_cover``, every question term found among the candidates is
+    # covered; the budget is then only a ceiling.
+    evidence_mass: float | None = None
+    evidence_cover: bool = True
 
 
 @dataclass
@@ -104,7 +105,7 @@ class Pruner:
             steps.append(("dedup", self.dedup))
         if cfg.sentence_prune:
             steps.append(("sentences", self.sentences))
-        if cfg.token_budget is not None or cfg.evidence_ratio is not None:
+        if cfg.token_budget is not None or cfg.evidence_mass is not None:
             steps.append(("budget", self.budget))
         if cfg.max_passages is not None:
             steps.append(("max_passages", self.max_passages))
@@ -241,43 +242,44 @@ class Pruner:
 
     def budget(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
         budget = self.cfg.token_budget if self.cfg.token_budget is not None else 10**9
-        evidence = self.cfg.evidence_ratio is not None
-        if not evidence and self.tokens(items) <= budget:
+        target = self.cfg.evidence_mass
+        if target is None and self.tokens(items) <= budget:
             self.stop_reason = "everything fits the token budget"
             return items, [], ""
         units = self._units(items)
         full = {id(it): list(it.keep) for it in items}
         for it in items:
             it.keep = []
-        best = units[0][0] if units else 0.0
+        coverable = set().union(*(self._terms(it, idx) for _, _, it, idx in units)) if target is not None else set()
         covered: set[str] = set()
-        skipped_weak = over = 0
+        mass, over, stop = 0.0, 0, ""
         for sc, _, it, idx in units:
+            if target is not None and mass >= target and (not self.cfg.evidence_cover or covered >= coverable):
+                stop = f"stopped: evidence enough (scores add up to {mass:.2f} >= {target}" + (
+                    ", every question term found is covered)" if self.cfg.evidence_cover else ")")
+                break
             if all(i in it.keep for i in idx):
                 continue
-            unit_terms = self._terms(it, idx)
-            if evidence and any(i.keep for i in items) and sc < (self.cfg.evidence_ratio or 0.0) * best:
-                if self._gain(unit_terms - covered) < self.cfg.evidence_gain:
-                    skipped_weak += 1  # weaker than the best evidence and answers no part not yet covered
-                    continue
             before = list(it.keep)
             it.keep = sorted(set(it.keep) | set(idx))
             if self.tokens(items) > budget:
                 it.keep = before
                 over += 1
             else:
-                covered |= unit_terms
+                mass += sc
+                covered |= self._terms(it, idx)
         kept = [it for it in items if it.keep]
         note = ""
         if not kept and items and not self.cfg.allow_empty:
             items[0].keep = full[id(items[0])]
             kept, note = [self._truncate(items[0], budget)], f"best sentence cut to the {budget}-token budget"
-        self.stop_reason = self._why_stopped(evidence, covered, skipped_weak, over, budget)
-        note = "; ".join(x for x in (note, self.stop_reason) if x)
-        reason = "weak evidence that covers nothing new" if evidence else f"did not fit the {budget}-token budget"
-        dropped = [Drop(it.cand.id, reason if full[id(it)] and not over else f"did not fit the {budget}-token "
-                        "budget") for it in items if not it.keep]
-        return kept, dropped, note
+        if not stop:
+            stop = f"stopped: token ceiling {budget} reached" if over else "stopped: no candidate sentence left"
+        self.stop_reason = stop
+        dropped = [Drop(it.cand.id, "not needed: the evidence was enough" if stop.startswith("stopped: evidence")
+                        and not over else f"did not fit the {budget}-token budget")
+                   for it in items if not it.keep]
+        return kept, dropped, "; ".join(x for x in (note, stop) if x)
 
     def _units(self, items: list[Item]) -> list[tuple[float, int, Item, list[int]]]:
         """Single sentences ranked by their own score once sentences were scored, else whole passages;
@@ -300,21 +302,6 @@ class Pruner:
         c = item.cand
         spans = [c.sentences[i] for i in idx if i < len(c.sentences)] or [(0, len(c.text))]
         return {t for s, e in spans for t in term_tuple(c.text[s:e]) if t in self.q_terms}
-
-    def _gain(self, new_terms: set[str]) -> float:
-        total = sum(self.q_terms.values())
-        return sum(self.q_terms[t] for t in new_terms) / total if total else 0.0
-
-    def _why_stopped(self, evidence: bool, covered: set[str], weak: int, over: int, budget: int) -> str:
-        if over:
-            return f"stopped: token ceiling {budget} reached"
-        if not evidence:
-            return "everything fits the token budget"
-        missing = [t for t in self.q_terms if t not in covered]
-        if not missing:
-            return f"stopped: question covered; {weak} weaker sentence(s) added nothing new"
-        return (f"stopped: no remaining sentence is strong or covers {', '.join(repr(t) for t in missing[:5])}"
-                f" ({weak} weaker sentence(s) left out)")
 
     def _truncate(self, item: Item, budget: int) -> Item:
         """Budget smaller than any sentence: keep the head of the best sentence that fits."""

@@ -244,3 +244,15 @@ def test_llm_reranker_needs_an_endpoint(embedder) -> None:
     p = Pipeline(Settings(store_path="/nonexistent", answerer="extractive"), embedder=embedder)
     with pytest.raises(ValueError, match="llm reranker needs a model endpoint"):
         p.retrieve(QUESTION, passages=PASSAGES, reranker="llm")
+
+
+def test_abstains_without_a_model_call_when_nothing_is_relevant(pipeline, llm) -> None:
+    off_topic = ["Sourdough needs a starter of flour and water.", "Quokkas live on Rottnest Island."]
+    ans = pipeline.answer(QUESTION, passages=off_topic, abstain_below=0.2)
+    assert ans.abstained and ans.trace.abstained and ans.finish_reason == "abstained"
+    assert llm.requests() == [] and ans.usage.prompt_tokens == 0 and ans.cost == 0
+    assert ans.to_dict()["abstained"] is True and any("abstain_below" in w for w in ans.trace.warnings)
+    called = pipeline.answer(QUESTION, passages=off_topic, abstain_below=None)  # the caller asks to call anyway
+    assert not called.abstained and len(llm.requests()) == 1
+    relevant = ask(pipeline, abstain_below=0.2)
+    assert not relevant.abstained and relevant.citations

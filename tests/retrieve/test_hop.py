@@ -47,3 +47,19 @@ def test_multi_hop_needs_entities_not_topic_words() -> None:
     q = "Are Woman's Era and Antic both magazines?"
     assert is_multi_hop(q, [x, y], second_hop(q, [x, y]))                                # a comparison
     assert not is_multi_hop("What is Antic?", [x, y], second_hop("What is Antic?", [x, y]))
+
+
+def test_plain_passages_are_linked_by_the_subject_of_their_opening_words() -> None:
+    from rag.retrieve.hop import is_multi_hop
+    from rag.text import lead_subject
+
+    assert lead_subject("Ed Wood (born October 10, 1924) was an American filmmaker.") == "Ed Wood"
+    assert lead_subject("The Normans were the people who gave their name to Normandy.") == "Normans"
+    assert lead_subject("In 1990 he moved to Paris.") == "" and lead_subject("it is raining.") == ""
+    film = Candidate("f", "Plan 9 is a 1957 film directed by Ed Wood.", score=0.9)
+    person = Candidate("p", "Ed Wood (born 1924) was an American filmmaker from New York.", score=0.1)
+    noise = Candidate("n", "Quokkas are small marsupials.", score=0.2)
+    ranked = [film, noise, person]
+    lifts = second_hop("Where was the director of Plan 9 born?", ranked)
+    assert [d.id for d in lifts] == ["p"] and person.score > noise.score
+    assert is_multi_hop("Where was the director of Plan 9 born?", ranked, lifts)

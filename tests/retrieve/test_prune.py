@@ -151,3 +151,35 @@ def test_tiny_budgets_never_crash(budget: int) -> None:
     passages, _ = run([cand("a", 0.9, "Alpha beta gamma. Delta epsilon.")], token_budget=budget, sentence_prune=True,
                       sentence_min_score=0.0)
     assert passages and passages[0].tokens <= budget
+
+
+def test_evidence_mass_stops_when_the_evidence_is_enough() -> None:
+    sure = cand("a", 0.9, "Paris is the capital. It is large. It has a river.", [0.95, 0.1, 0.05])
+    other = cand("b", 0.5, "Lyon is a city. It has food.", [0.2, 0.1])
+    passages, trace = run([sure, other], sentence_prune=True, sentence_min_score=0.0, token_budget=100,
+                          evidence_mass=0.9)
+    assert [p.text for p in passages] == ["Paris is the capital."]
+    assert "evidence enough" in trace["budget"].note
+    assert trace["budget"].dropped[0].reason == "not needed: the evidence was enough"
+
+
+def test_weak_evidence_keeps_adding_up_to_the_ceiling() -> None:
+    weak = [cand(c, 0.3, f"Fact {c} one. Fact {c} two.", [0.2, 0.1]) for c in "abc"]
+    lean, _ = run(weak, sentence_prune=True, sentence_min_score=0.0, token_budget=100, evidence_mass=0.25)
+    more, trace = run(weak, sentence_prune=True, sentence_min_score=0.0, token_budget=100, evidence_mass=0.9)
+    capped, capped_trace = run(weak, sentence_prune=True, sentence_min_score=0.0, token_budget=7,
+                               evidence_mass=5.0)
+    assert sum(words(p.text) for p in lean) < sum(words(p.text) for p in more)
+    assert sum(words(p.text) for p in capped) <= 7 and "token ceiling 7 reached" in capped_trace["budget"].note
+
+
+def test_evidence_cover_adds_until_question_terms_are_covered() -> None:
+    a = cand("a", 0.9, "The film was directed by Ann Lee. It won prizes.", [0.9, 0.1])
+    b = cand("b", 0.3, "Ann Lee was born in Leeds. She paints.", [0.05, 0.01])
+    terms = {"film": 1.0, "direct": 1.0, "born": 2.0}
+    cfg = dict(min_score=None, adaptive_cut=False, dedup_threshold=None, sentence_prune=True,
+               sentence_min_score=0.0, token_budget=100, max_passages=None, evidence_mass=0.5)
+    without, _ = Pruner(PruneConfig(**cfg, evidence_cover=False), words, terms).run([a, b])
+    with_cover, _ = Pruner(PruneConfig(**cfg, evidence_cover=True), words, terms).run([a, b])
+    assert [p.id for p in without] == ["a"]
+    assert "born in Leeds" in " ".join(p.text for p in with_cover)

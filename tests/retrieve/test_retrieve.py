@@ -75,7 +75,8 @@ def test_duplicate_document_is_pruned(pipeline: Pipeline) -> None:
 
 def test_every_stage_can_be_switched_off(pipeline: Pipeline) -> None:
     off = pipeline.retrieve("How are reasoning tokens billed?", min_score=None, adaptive_cut=False, hop=False,
-                            dedup_threshold=None, sentence_prune=False, token_budget=None, max_passages=None)
+                            dedup_threshold=None, sentence_prune=False, token_budget=None, evidence_mass=None,
+                            max_passages=None)
     assert [s.name for s in off.trace.stages] == ["candidates", "rerank"]
     assert len(off.passages) == off.trace.stages[0].n_out
     lean = pipeline.retrieve("How are reasoning tokens billed?")
