@@ -78,6 +78,9 @@ class Service:
             if key not in self.settings.api_overrides:
                 errors.append(_error(("body", field, key), f"{key!r} cannot be overridden per request; "
                                      f"allowed: {', '.join(self.settings.api_overrides)}"))
+            elif (limit := self.settings.api_override_limits.get(key)) is not None and isinstance(
+                    value, (int, float)) and not isinstance(value, bool) and value > limit:
+                errors.append(_error(("body", field, key), f"{key} may be at most {limit:g}"))
             elif (msg := _strict_error(key, value)) is not None:
                 errors.append(_error(("body", field, key), msg))
         if errors:
