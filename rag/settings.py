@@ -99,7 +99,7 @@ class Settings(BaseSettings):
                                                    "term found among the candidates is covered")
     allow_empty: bool = Field(False, description="let the cuts return no passage at all")
     abstain_below: float | None = Field(
-        None, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
+        0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
                                       "calibrated score reaches this; None: always call the model")
 
     # --- tokens ------------------------------------------------------------------------
