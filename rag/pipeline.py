@@ -172,11 +172,10 @@ class Pipeline:
         trace.stages[-1].ms = round(trace.stages[-1].ms + (time.perf_counter() - t0) * 1000, 2)
         count = self._counter(s)
         if multi_hop and s.hop_budget is not None:
-            # Two passages must share the context: the single-answer budget and floors would cut the second.
-            budget = None if s.token_budget is None else max(s.token_budget, s.hop_budget)
-            trace.stages[-1].note += (f"; multi-hop: token budget {s.token_budget} -> {budget}, "
+            hop = multi_hop_settings(s)
+            trace.stages[-1].note += (f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, "
                                       "score floors off")
-            s = s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0, evidence_mass=None)
+            s = hop
         pruner = Pruner(_prune_config(s), count, query_terms(question, idf))
         kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
         trace.stages.extend(stages)
@@ -327,6 +326,13 @@ _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_a
                   "llm_model_spec", "llm_prices", "llm_timeout", "llm_max_retries", "llm_retry_max_wait",
                   "max_completion_tokens", "reasoning_effort", "temperature", "extractive_sentences",
                   "local_host", "local_port", "tokenizer"}
+
+
+def multi_hop_settings(s: Settings) -> Settings:
+    """Pruning for a question the hop found to be multi-hop: two passages must share the context, so the
+    context is filled to ``hop_budget`` (never below ``token_budget``) without score floors or an early stop."""
+    budget = None if s.token_budget is None or s.hop_budget is None else max(s.token_budget, s.hop_budget)
+    return s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0, evidence_mass=None)
 
 
 def _nothing_to_read(ctx: Context, s: Settings) -> str:

@@ -148,9 +148,9 @@ class Settings(BaseSettings):
             "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
-            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_cover", "abstain_below",
-            "answerer", "reasoning_effort",
-            "temperature", "max_completion_tokens", "extractive_sentences"],
+            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_cover",
+            "abstain_below", "answerer", "reasoning_effort", "temperature", "max_completion_tokens",
+            "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(
         default_factory=lambda: {"candidate_depth": 200, "llm_rerank_depth": 50, "token_budget": 8000,

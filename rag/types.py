@@ -227,4 +227,5 @@ class Answer:
                 "usage": self.usage.to_dict(), "cost": self.cost,
                 "total_cost": round(self.cost + self.context.trace.cost, 8), "timings": self.timings,
                 "answerer": self.answerer, "model": self.model, "finish_reason": self.finish_reason,
-                "abstained": self.abstained, "messages": self.messages, "reasoning": self.reasoning, "attempts": self.attempts}
+                "abstained": self.abstained, "messages": self.messages, "reasoning": self.reasoning,
+                "attempts": self.attempts}

@@ -250,13 +250,14 @@ class Pruner:
         full = {id(it): list(it.keep) for it in items}
         for it in items:
             it.keep = []
-        coverable = set().union(*(self._terms(it, idx) for _, _, it, idx in units)) if target is not None else set()
+        cover = target is not None and self.cfg.evidence_cover  # terms are only looked at when they count
+        coverable = set().union(*(self._terms(it, idx) for _, _, it, idx in units)) if cover else set()
         covered: set[str] = set()
-        mass, over, stop = 0.0, 0, ""
+        mass, over, enough = 0.0, 0, ""
         for sc, _, it, idx in units:
-            if target is not None and mass >= target and (not self.cfg.evidence_cover or covered >= coverable):
-                stop = f"stopped: evidence enough (scores add up to {mass:.2f} >= {target}" + (
-                    ", every question term found is covered)" if self.cfg.evidence_cover else ")")
+            if target is not None and mass >= target and covered >= coverable:
+                enough = f"stopped: evidence enough (scores add up to {mass:.2f} >= {target}" + (
+                    ", every question term found is covered)" if cover else ")")
                 break
             if all(i in it.keep for i in idx):
                 continue
@@ -267,19 +268,18 @@ class Pruner:
                 over += 1
             else:
                 mass += sc
-                covered |= self._terms(it, idx)
+                if cover:
+                    covered |= self._terms(it, idx)
         kept = [it for it in items if it.keep]
         note = ""
         if not kept and items and not self.cfg.allow_empty:
             items[0].keep = full[id(items[0])]
             kept, note = [self._truncate(items[0], budget)], f"best sentence cut to the {budget}-token budget"
-        if not stop:
-            stop = f"stopped: token ceiling {budget} reached" if over else "stopped: no candidate sentence left"
-        self.stop_reason = stop
-        dropped = [Drop(it.cand.id, "not needed: the evidence was enough" if stop.startswith("stopped: evidence")
-                        and not over else f"did not fit the {budget}-token budget")
-                   for it in items if not it.keep]
-        return kept, dropped, "; ".join(x for x in (note, stop) if x)
+        ceiling = f"stopped: token ceiling {budget} reached" if over else "stopped: no candidate sentence left"
+        self.stop_reason = enough or ceiling
+        reason = "not needed: the evidence was enough" if enough and not over else f"did not fit the {budget}-token budget"
+        dropped = [Drop(it.cand.id, reason) for it in items if not it.keep]
+        return kept, dropped, "; ".join(x for x in (note, self.stop_reason) if x)
 
     def _units(self, items: list[Item]) -> list[tuple[float, int, Item, list[int]]]:
         """Single sentences ranked by their own score once sentences were scored, else whole passages;
