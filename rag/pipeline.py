@@ -37,7 +37,7 @@ from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
-from rag.text import STEMMED, sentence_spans, text_processing
+from rag.text import STEMMED, named_terms, sentence_spans, text_processing
 from rag.tokens import count_tokens
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
@@ -176,7 +176,7 @@ class Pipeline:
             trace.stages[-1].note += (f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, "
                                       "score floors off")
             s = hop
-        pruner = Pruner(_prune_config(s), count, query_terms(question, idf))
+        pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s))
         kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
         trace.stages.extend(stages)
         trace.stop_reason = pruner.stop_reason
@@ -264,7 +264,7 @@ class Pipeline:
         multi_hop = False
         if s.hop:
             t0 = time.perf_counter()
-            lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight)
+            lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
             ranked.sort(key=lambda c: -c.score)
             multi_hop = is_multi_hop(question, ranked, lifted)
             trace.stages.append(StageTrace("hop", len(ranked), len(ranked), tokens, tokens,
@@ -335,6 +335,13 @@ def multi_hop_settings(s: Settings) -> Settings:
     return s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0, evidence_mass=None)
 
 
+def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:
+    """The question terms the evidence must cover before selection may stop (term -> IDF)."""
+    if s.evidence_cover:
+        return query_terms(question, idf)
+    return {t: idf(t) for t in named_terms(question)} if s.cover_names else {}
+
+
 def _nothing_to_read(ctx: Context, s: Settings) -> str:
     """Why the context is not worth a model call ("" when it is)."""
     if not ctx.passages:  # only with allow_empty
@@ -384,4 +391,5 @@ def _prune_config(s: Settings) -> PruneConfig:
                        mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
                        sentence_min_score=s.sentence_min_score, sentence_neighbors=s.sentence_neighbors,
                        token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
-                       evidence_mass=s.evidence_mass, evidence_cover=s.evidence_cover)
+                       evidence_mass=s.evidence_mass,
+                       evidence_cover=s.evidence_cover or s.cover_names)

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
                                        "budget by score")
     evidence_cover: bool = Field(False, description="with evidence_mass: also keep adding until every question "
                                                    "term found among the candidates is covered")
+    cover_names: bool = Field(True, description="with evidence_mass: also keep adding until every name and number "
+                                               "in the question found among the candidates is covered (a question "
+                                               "about two people needs both)")
     allow_empty: bool = Field(False, description="let the cuts return no passage at all")
     abstain_below: float | None = Field(
         0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
@@ -149,7 +152,7 @@ class Settings(BaseSettings):
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
             "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_cover",
-            "abstain_below", "answerer", "reasoning_effort", "temperature", "max_completion_tokens",
+            "cover_names", "abstain_below", "answerer", "reasoning_effort", "temperature", "max_completion_tokens",
             "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(

@@ -91,6 +91,23 @@ def terms(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
+_TOKEN = re.compile(r"[\w'’.&-]+")
+
+
+def named_terms(question: str) -> list[str]:
+    """The terms of a question's names and numbers: capitalised words after the first, words with a digit.
+
+    A question about two entities ("Which of Jonny Craig and Pete Doherty ...") needs evidence on each;
+    common words are left to the evidence mass, as most of them appear everywhere.
+
+    >>> named_terms("Which of Jonny Craig and Pete Doherty was born in 1979?")
+    ['jonni', 'craig', 'pete', 'doherti', '1979']
+    """
+    words = _TOKEN.findall(question)
+    named = [w for i, w in enumerate(words) if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w)]
+    return list(dict.fromkeys(t for w in named for t in terms(w)))
+
+
 @lru_cache(maxsize=100_000)
 def term_tuple(text: str) -> tuple[str, ...]:
     """``terms`` memoised: the same passages and sentences come back question after question."""
@@ -99,7 +116,7 @@ def term_tuple(text: str) -> tuple[str, ...]:
 
 # An encyclopaedia-style lead names its subject before its first verb or bracket: "Ed Wood (born ...) is",
 # "The Normans were", "Up the Shambles – Live in Manchester is", "University of Notre Dame du Lac, known as".
-_LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|took|occurred)\b)")
+_LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|took|occurred|represents|represented|serves|served)\b)")
 _NICKNAME = re.compile(r"\s+[\"“][^\"”]{1,30}[\"”]\s+")
 _ARTICLE = re.compile(r"^(?:The|A|An)\s+")
 _NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",

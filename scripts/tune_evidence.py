@@ -18,7 +18,7 @@ from pathlib import Path
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import hotpotqa, squad_split
 from rag.evaluate.metrics import answer_kept, median, support_recall
-from rag.pipeline import _prune_config, multi_hop_settings
+from rag.pipeline import _prune_config, cover_terms, multi_hop_settings
 from rag.retrieve.features import query_terms
 from rag.retrieve.prune import Pruner
 from rag.retrieve.rerank import score_sentences
@@ -56,9 +56,9 @@ def _cached(folder: Path | None, name: str, make):  # noqa: ANN001, ANN202
 
 def measure(rows: list, s: Settings, kept) -> tuple[float, float]:  # noqa: ANN001
     hits, toks = [], []
-    for q, r, qt in rows:
+    for q, r, _ in rows:
         si = multi_hop_settings(s) if r.multi_hop and s.hop_budget is not None else s
-        passages, _ = Pruner(_prune_config(si), count_tokens, qt).run(
+        passages, _ = Pruner(_prune_config(si), count_tokens, cover_terms(q.text, r.idf, si)).run(
             r.candidates, {cid: ev.vector for cid, ev in r.evidence.items()})
         text = "\n\n".join(x.text for x in passages)
         hits.append(kept(text, q))

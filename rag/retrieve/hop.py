@@ -6,15 +6,26 @@ the subject its opening words introduce ("Ed Wood (born ...) is ..."). A candida
 named by the question or by one of the best passages is lifted close to the passage that names it.
 Names shared by several candidates (sections of one long article) name no single entity and are
 ignored.
+
+A top passage often names an entity in other words than its name: "defensive coordinator for UNLV"
+for the passage "UNLV Rebels football program", "Kent Baer" for "Kent Lex Baer". So a name is also
+found *in part*: the share of its rarer words (IDF-weighted, words of the question aside) that the top
+passage holds. Half of that weight lifts the passage in proportion; most of it makes a bridge.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.text import lead_subject
+from rag.text import lead_subject, term_tuple
 from rag.types import Candidate
+
+Weight = Callable[[str], float]  # a term's IDF
+
+SOFT_LIFT = 0.5    # share of a name's IDF weight a top passage must hold to lift the passage so named
+SOFT_BRIDGE = 0.7  # ... to count as a bridge (the question then needs both passages)
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,7 @@ class Lift:
     id: str
     reason: str
     anchor: str | None = None  # the top passage that names the lifted one; None: the question does
+    share: float | None = None  # how much of the name the anchor holds in other words; None: as written
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 
@@ -44,34 +56,53 @@ def _mentions(text: str, name: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
 
 
-def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weight: float = 0.9
-               ) -> list[Lift]:
-    """Raise the scores of title-linked candidates in place; returns one note per lift."""
+def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weight: float = 0.9,
+               idf: Weight | None = None) -> list[Lift]:
+    """Raise the scores of name-linked candidates in place; returns one note per lift. With ``idf``,
+    a top passage holding most of a name in other words (see the module note) links to it too."""
     if len(ranked) < 2:
         return []
     name = {c.id: name_of(c) for c in ranked}
     counts = Counter(n.lower() for n in name.values() if n)
     q = question.lower()
+    q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
     lifted: list[Lift] = []
     for c in ranked:
         if not name[c.id] or counts[name[c.id].lower()] > 1:
             continue
         names = _names(name[c.id])
-        best, why, anchor = 0.0, "", None
+        best, why, anchor, share = 0.0, "", None, None
         if any(_mentions(q, n) for n in names):
             best, why = ranked[0].score, f"the question names {name[c.id]!r}"
         for a in tops:
             if a is c or name[a.id].lower() == name[c.id].lower():
                 continue
-            if a.score > best and any(_mentions(a.text.lower(), n) for n in names):
-                best, why, anchor = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id
+            if any(_mentions(a.text.lower(), n) for n in names):
+                if a.score > best:
+                    best, why, anchor, share = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id, None
+            elif idf is not None:
+                held = _share(name[c.id], a.text, q_terms, idf)
+                if held >= SOFT_LIFT and a.score * held > best:
+                    best, anchor, share = a.score * held, a.id, held
+                    why = f"top passage {a.id} holds {held:.0%} of the name {name[c.id]!r}"
         target = weight * best
         if target > c.score:
-            lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor))
+            lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor, share))
             c.scores["hop"] = target
             c.score = target
     return lifted
+
+
+def _share(name: str, text: str, q_terms: set[str], idf: Weight) -> float:
+    """The IDF-weighted share of ``name``'s words found in ``text``; words the question uses count as
+    not found, since they tie every passage to the question, not one passage to another."""
+    words = set(term_tuple(_PAREN.sub("", name)))
+    total = sum(idf(w) for w in words)
+    if not total:
+        return 0.0
+    held = set(term_tuple(text))
+    return sum(idf(w) for w in words if w in held and w not in q_terms) / total
 
 
 def _entity(title: str) -> bool:
@@ -95,7 +126,9 @@ def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> 
     name = {c.id: name_of(c) for c in ranked}
     for d in lifted:
         c, anchor = by_id.get(d.id), by_id.get(d.anchor or "")
-        if c is not None and anchor is not None and _entity(name[c.id]) and _names_entity(anchor.text, name[c.id]):
+        if c is None or anchor is None or not _entity(name[c.id]):
+            continue
+        if d.share is None and _names_entity(anchor.text, name[c.id]) or (d.share or 0.0) >= SOFT_BRIDGE:
             return True
     counts = Counter(n.lower() for n in name.values() if n)
     named = {_PAREN.sub("", n).lower() for n in name.values()

@@ -63,3 +63,36 @@ def test_plain_passages_are_linked_by_the_subject_of_their_opening_words() -> No
     lifts = second_hop("Where was the director of Plan 9 born?", ranked)
     assert [d.id for d in lifts] == ["p"] and person.score > noise.score
     assert is_multi_hop("Where was the director of Plan 9 born?", ranked, lifts)
+
+
+def test_a_name_held_in_part_links_plain_passages() -> None:
+    """A top passage names another passage's subject in other words: lifted; an entity so named is a bridge."""
+    from rag.retrieve.features import Idf
+    from rag.retrieve.hop import is_multi_hop
+
+    coach = Candidate("c", "Kent Lex Baer (born 1951) is an American college football coach. He is the defensive "
+                           "coordinator for the UNLV Rebels team.", score=0.8)
+    team = Candidate("t", "The UNLV Rebels football team represents the University of Nevada. It plays at "
+                          "Sam Boyd Stadium.", score=0.01)
+    other = Candidate("o", "The Arkansas State football team represents Arkansas State University.", score=0.05)
+    ranked = [coach, other, team]
+    idf = Idf.from_texts([c.text for c in ranked])
+    q = "What stadium does the side with Kent Baer as its defensive coordinator play its home games in?"
+    assert second_hop(q, [Candidate(c.id, c.text, score=c.score) for c in ranked]) == []  # no exact name
+    lifts = second_hop(q, ranked, idf=idf)
+    assert [d.id for d in lifts] == ["t"] and (lifts[0].share or 0) >= 0.7
+    assert "holds" in lifts[0].reason and "'UNLV Rebels football team'" in lifts[0].reason
+    assert team.score > other.score
+    assert not is_multi_hop(q, ranked, lifts)  # "football team" is a topic, not an entity's name
+
+    keeper = Candidate("k", "Sadok Sassi (born 1945 in Tunis) is a former goalkeeper who played for Club Africain.",
+                       score=0.8)
+    club = Candidate("a", "Club Africain Tunis (founded 1920) is a football club.", score=0.01)
+    noise = Candidate("n", "Olle Nordin (born 1949) is a Swedish coach.", score=0.02)
+    ranked = [keeper, noise, club]
+    q = "In which year was the side Sadok Sassi played for founded?"
+    lifts = second_hop(q, ranked, idf=Idf.from_texts([c.text for c in ranked]))
+    assert [d.id for d in lifts] == ["a"] and is_multi_hop(q, ranked, lifts)
+    # the question's own words link nothing: every passage shares them
+    lonely = [Candidate("a", "Football is a sport.", score=0.8), Candidate("b", "Football programs.", score=0.1)]
+    assert second_hop("Which football program?", lonely, idf=Idf.from_texts([c.text for c in lonely])) == []

@@ -183,3 +183,26 @@ def test_evidence_cover_adds_until_question_terms_are_covered() -> None:
     with_cover, _ = Pruner(PruneConfig(**cfg, evidence_cover=True), words, terms).run([a, b])
     assert [p.id for p in without] == ["a"]
     assert "born in Leeds" in " ".join(p.text for p in with_cover)
+
+
+def test_a_question_about_two_names_keeps_evidence_on_both() -> None:
+    from rag.pipeline import _prune_config, cover_terms
+    from rag.retrieve.features import Idf
+    from rag.settings import Settings
+
+    craig = cand("a", 0.9, "Jonny Craig sang in three bands. He lives in Canada.", [0.95, 0.1])
+    doherty = cand("b", 0.2, "Pete Doherty fronted The Libertines. He paints.", [0.06, 0.01])
+    bread = cand("c", 0.1, "Bread needs flour. It needs salt.", [0.01, 0.01])
+    idf = Idf.from_texts([c.text for c in (craig, doherty, bread)])
+    q = "Which of Jonny Craig and Pete Doherty has been a member of more bands?"
+    assert set(cover_terms(q, idf, Settings())) == {"jonni", "craig", "pete", "doherti"}
+    assert "band" in cover_terms(q, idf, Settings(evidence_cover=True))
+    assert cover_terms(q, idf, Settings(cover_names=False)) == {}
+
+    def kept(s: Settings) -> str:
+        passages, _ = Pruner(_prune_config(s), words, cover_terms(q, idf, s)).run([craig, doherty, bread])
+        return " ".join(p.text for p in passages)
+
+    assert "Doherty" not in kept(Settings(cover_names=False))
+    both = kept(Settings())
+    assert "Jonny Craig" in both and "Pete Doherty" in both and "flour" not in both

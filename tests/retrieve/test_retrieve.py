@@ -128,3 +128,4 @@ def test_cli_retrieve_json_and_table(pipeline: Pipeline) -> None:
     out = subprocess.run([sys.executable, "-m", "rag.cli", "retrieve", "What is the output token ceiling of o1-mini?",
                           "--store", store], capture_output=True, text=True, timeout=300, check=True)
     assert "stage" in out.stdout and "candidates" in out.stdout and "dropped" in out.stdout
+
