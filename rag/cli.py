@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rag.errors import InputError
 from rag.answer.errors import LLMError
 from rag.index.store import StoreError
 from rag.settings import Settings
@@ -69,6 +70,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         lines += [f"  skipped {s.path}: {s.reason}" for s in report.skipped]
         lines.append(f"chunks: {report.added} added, {report.updated} updated, {report.removed} removed, "
                      f"{report.unchanged} unchanged")
+        if report.duplicates:
+            ex = report.duplicate_examples[0]
+            lines.append(f"{report.duplicates} document(s) repeat another file's (same id and text), stored "
+                         f"under each file; e.g. {ex.path}: {ex.reason}")
         lines.append(f"embedded {report.embedded} chunks in {report.seconds:.1f} s "
                      f"({report.chunks_per_second:.1f} chunks/s)")
         return "\n".join(lines)
@@ -96,9 +101,9 @@ def _where(args: argparse.Namespace) -> dict | None:
     try:
         where = json.loads(args.where)
     except json.JSONDecodeError as e:
-        raise ValueError(f"--where is not valid JSON: {e}") from None
+        raise InputError(f"--where is not valid JSON: {e}") from None
     if not isinstance(where, dict):
-        raise ValueError("--where must be a JSON object")
+        raise InputError("--where must be a JSON object")
     return where
 
 
@@ -203,7 +208,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, api_host=args.host, api_port=args.port, api_workers=args.workers)
     problems = serve_problems(settings)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise InputError("; ".join(problems))
     if settings.api_key is None:
         print(f"note: no RAG_API_KEY set, so the service listens on {settings.api_host} (loopback) only",
               file=sys.stderr, flush=True)
@@ -275,7 +280,7 @@ def cmd_llm_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, local_port=args.port, local_host=args.host)
     if importlib.util.find_spec("llama_cpp") is None:
-        raise ValueError("the local model server needs llama-cpp-python: pip install 'llama-cpp-python[server]'")
+        raise InputError("the local model server needs llama-cpp-python: pip install 'llama-cpp-python[server]'")
     cmd = local.server_command(settings)
     print(f"serving {local.MODEL_ALIAS} at {local.base_url(settings)} (use it with --answerer local "
           f"or RAG_ANSWERER=local)", file=sys.stderr, flush=True)
@@ -387,10 +392,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.root.handlers[0].setLevel(level)  # bm25s sets its own logger to DEBUG on import
     try:
         return int(args.func(args) or 0)
-    except (StoreError, ValidationError, ValueError, FileNotFoundError) as e:
+    except (StoreError, ValidationError, InputError, FileNotFoundError) as e:
         return _fail(args, str(e), 2)
     except LLMError as e:  # the model endpoint failed: exit 3, so scripts can tell it from bad input
         return _fail(args, str(e), 3)
+    except Exception as e:  # a fault of leanrag or its configuration, not of the arguments: exit 1
+        verbose = level == logging.INFO
+        if verbose:
+            logging.getLogger("rag").exception("unexpected error")
+        hint = "" if verbose else " (run with --verbose for the traceback)"
+        return _fail(args, f"unexpected {type(e).__name__}: {e}{hint}", 1)
 
 
 def _fail(args: argparse.Namespace, msg: str, code: int) -> int:

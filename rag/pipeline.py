@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rag.errors import InputError
 from rag.answer.factory import Answerer, make_answerer
 from rag.answer.openai_backend import OpenAIAnswerer
 from rag.answer.prompt import NO_ANSWER
@@ -106,7 +107,7 @@ class Pipeline:
     def _llm_reranker(self, s: Settings) -> LLMReranker:
         answerer = self._answerer(s)
         if not isinstance(answerer, OpenAIAnswerer):
-            raise ValueError("the llm reranker needs a model endpoint: set answerer to openai (RAG_LLM_BASE_URL "
+            raise InputError("the llm reranker needs a model endpoint: set answerer to openai (RAG_LLM_BASE_URL "
                              "and/or OPENAI_API_KEY) or local (rag llm serve)")
         return LLMReranker(answerer.complete, model=answerer.cfg.model,
                            instructions_role=answerer.spec.instructions_role, depth=s.llm_rerank_depth,
@@ -122,6 +123,11 @@ class Pipeline:
 
     def _settings(self, overrides: dict[str, Any], settings: Settings | None = None) -> Settings:
         # ``settings``: already resolved by the caller (the service validates a request's once)
+        fixed = sorted(k for k in overrides if k in BUILT_WITH and overrides[k] != getattr(self.settings, k))
+        if fixed:
+            raise InputError(f"{', '.join(fixed)} cannot change per call: the pipeline was built with "
+                             f"{', '.join(f'{k}={getattr(self.settings, k)!r}' for k in fixed)}; build another "
+                             "one (Pipeline.from_settings(..., " + ", ".join(f"{k}=..." for k in fixed) + "))")
         base = settings or self.settings
         return base.replace(**overrides) if overrides else base
 
@@ -226,7 +232,7 @@ class Pipeline:
     def _ranked(self, question: str, s: Settings, where: dict | None,
                 passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
         if not question or not question.strip():
-            raise ValueError("question is empty")
+            raise InputError("question is empty")
         if text_processing() != STEMMED:
             trace.warnings.append("lexical terms are unstemmed (PyStemmer missing): BM25 matches fewer forms")
         t0 = time.perf_counter()
@@ -322,6 +328,12 @@ class Pipeline:
                 self._evidence.popitem(last=False)
 
 
+# Settings a pipeline reads once, when its store, embedder and caches are made: a per-call value would be
+# ignored, so it is refused instead.
+BUILT_WITH = frozenset({"store_path", "collection", "chroma_host", "chroma_port", "embedding_model",
+                        "embedding_batch_size", "device", "evidence_cache", "chunk_size", "chunk_overlap",
+                        "ingest_exclude", "write_batch"})
+
 _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_api_version", "llm_model_family",
                   "llm_model_spec", "llm_prices", "llm_timeout", "llm_max_retries", "llm_retry_max_wait",
                   "max_completion_tokens", "reasoning_effort", "temperature", "extractive_sentences",
@@ -366,12 +378,12 @@ def to_candidates(passages: Sequence[PassageInput]) -> list[Candidate]:
         if isinstance(p, str):
             p = {"text": p}
         if not isinstance(p, dict) or not isinstance(p.get("text"), str):
-            raise ValueError(f"passage {i}: expected a string or an object with a 'text' string")
+            raise InputError(f"passage {i}: expected a string or an object with a 'text' string")
         if not p["text"].strip():
             continue
         pid = str(p.get("id") or f"p{i}")
         if pid in seen:
-            raise ValueError(f"passage {i}: duplicate id {pid!r}")
+            raise InputError(f"passage {i}: duplicate id {pid!r}")
         seen.add(pid)
         text = p["text"]
         out.append(Candidate(pid, text, str(p.get("doc_id") or pid), str(p.get("source") or ""),

@@ -8,6 +8,8 @@ Example:
 """
 from __future__ import annotations
 
+from rag.errors import InputError
+
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -146,6 +148,8 @@ class Settings(BaseSettings):
     api_max_documents: int = Field(500, ge=1, description="documents per /v1/ingest request")
     api_max_concurrent_llm: int = Field(4, ge=1, description="model calls in flight; more wait, then 429")
     api_llm_queue_timeout: float = Field(5.0, ge=0, description="seconds a request waits for a model slot")
+    api_stream_max_seconds: float = Field(600.0, gt=0, description="a streamed answer ends (with an error event) "
+                                                                    "after this long, giving its model slot back")
     api_overrides: list[str] = Field(
         default_factory=lambda: [
             "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
@@ -192,7 +196,7 @@ class Settings(BaseSettings):
         """A validated copy with some fields changed (the environment is not read again)."""
         unknown = set(overrides) - set(type(self).model_fields)
         if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+            raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         data = self.model_dump()
         data.update(overrides)
         return type(self).model_validate(data)

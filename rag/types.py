@@ -44,6 +44,10 @@ class IngestReport:
     removed: int = 0
     unchanged: int = 0
     embedded: int = 0
+    # documents whose id and text another source of this run also holds: stored once per source
+    # (retrieval's de-duplication keeps one of them in a context)
+    duplicates: int = 0
+    duplicate_examples: list[Skipped] = field(default_factory=list)  # the first few
     seconds: float = 0.0
 
     @property

@@ -11,6 +11,8 @@ Example:
 """
 from __future__ import annotations
 
+from rag.errors import InputError
+
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
@@ -105,7 +107,7 @@ def model_spec(model: str, *, family: str | None = None, overrides: dict[str, An
         known = {f.name for f in fields(ModelSpec)}
         unknown = set(overrides) - known
         if unknown:
-            raise ValueError(f"llm_model_spec: unknown field(s) {', '.join(sorted(unknown))}; "
+            raise InputError(f"llm_model_spec: unknown field(s) {', '.join(sorted(unknown))}; "
                              f"known: {', '.join(sorted(known - {'name'}))}")
         spec = replace(spec, **overrides)
     return spec

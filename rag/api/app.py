@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Annotated, Any
@@ -33,6 +33,7 @@ from pydantic import SecretStr, TypeAdapter, ValidationError
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
 from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest
+from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -267,17 +268,18 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
             return _completion(ans, req.model)
         if needed:
             svc.acquire()
+        release = _Once(svc.slots.release if needed else None)
         try:
             stream = svc.pipeline.answer(question, stream=True, settings=s)
             pieces = iter(stream)
             first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
         except BaseException:
-            if needed:
-                svc.slots.release()
+            release()
             raise
+        release.also(lambda: _close(pieces))  # a dropped client frees the upstream connection too
         include_usage = bool((req.stream_options or {}).get("include_usage"))
-        return StreamingResponse(_sse(stream, first, pieces, req.model, include_usage,
-                                      svc.slots.release if needed else None), media_type="text/event-stream")
+        deadline = time.monotonic() + settings.api_stream_max_seconds
+        return _ReleasingStream(_sse(stream, first, pieces, req.model, include_usage, deadline), release)
 
     @app.post("/v1/ingest", tags=["admin"], dependencies=[Depends(admin)])
     def ingest(req: IngestRequest) -> dict[str, Any]:
@@ -295,10 +297,10 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     return app
 
 
-def _passages(req: RetrieveRequest) -> list[dict[str, Any]] | None:
+def _passages(req: RetrieveRequest) -> list[str | dict[str, Any]] | None:
     if req.passages is None:
         return None
-    return [p.model_dump(exclude_none=True) for p in req.passages]
+    return [p if isinstance(p, str) else p.model_dump(exclude_none=True) for p in req.passages]
 
 
 def _last_user_text(req: ChatRequest) -> str:
@@ -345,8 +347,51 @@ def _completion(ans: Answer, model: str) -> dict[str, Any]:
             "usage": _usage(ans), "leanrag": _leanrag(ans)}
 
 
+class _Once:
+    """Runs its actions the first time it is called, never again: a model slot goes back exactly once,
+    whichever path ends a stream (finished, failed, or dropped by the client before its first byte)."""
+
+    def __init__(self, action: Callable[[], object] | None) -> None:
+        self._actions = [action] if action is not None else []
+        self._lock = threading.Lock()
+
+    def also(self, action: Callable[[], object]) -> None:
+        self._actions.insert(0, action)
+
+    def __call__(self) -> None:
+        with self._lock:
+            actions, self._actions = self._actions, []
+        for act in actions:
+            act()
+
+
+class _ReleasingStream(StreamingResponse):
+    """A server-sent event stream that calls ``release`` however the response ends. A generator's
+    ``finally`` is not enough: a client that leaves before the first byte means the generator never
+    starts, so its ``finally`` never runs."""
+
+    def __init__(self, content: Iterator[str], release: _Once) -> None:
+        super().__init__(content, media_type="text/event-stream")
+        self._release = release
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _close(pieces: Iterator[str]) -> None:
+    close = getattr(pieces, "close", None)
+    try:
+        if close is not None:
+            close()
+    except ValueError:  # still running in a worker thread: it ends when its upstream read does
+        pass
+
+
 def _sse(stream: Any, first: str | None, rest: Iterator[str], model: str, include_usage: bool,
-         release: Any) -> Iterator[str]:
+         deadline: float) -> Iterator[str]:
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time()),
             "model": model}
 
@@ -354,24 +399,26 @@ def _sse(stream: Any, first: str | None, rest: Iterator[str], model: str, includ
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
         return "data: " + json.dumps({**base, "choices": [choice]}) + "\n\n"
 
+    def error(message: str, kind: str) -> str:
+        return "data: " + json.dumps({"error": {"message": message, "type": kind}}) + "\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
     try:
-        yield chunk({"role": "assistant", "content": ""})
-        try:
-            if first is not None:
-                yield chunk({"content": first})
-            for piece in rest:
-                yield chunk({"content": piece})
-        except LLMError as e:  # the headers are sent: the error travels as an event, as OpenAI's does
-            yield "data: " + json.dumps({"error": {"message": str(e), "type": type(e).__name__}}) + "\n\n"
-            return
-        yield chunk({}, "stop")
-        if include_usage and stream.answer is not None:
-            yield "data: " + json.dumps({**base, "choices": [], "usage": _usage(stream.answer),
-                                         "leanrag": _leanrag(stream.answer)}) + "\n\n"
-        yield "data: [DONE]\n\n"
-    finally:
-        if release is not None:
-            release()
+        if first is not None:
+            yield chunk({"content": first})
+        for piece in rest:
+            if time.monotonic() > deadline:  # a stream may not hold its model slot for ever
+                yield error("the stream exceeded api_stream_max_seconds", "StreamTimeout")
+                return
+            yield chunk({"content": piece})
+    except LLMError as e:  # the headers are sent: the error travels as an event, as OpenAI's does
+        yield error(str(e), type(e).__name__)
+        return
+    yield chunk({}, "stop")
+    if include_usage and stream.answer is not None:
+        yield "data: " + json.dumps({**base, "choices": [], "usage": _usage(stream.answer),
+                                     "leanrag": _leanrag(stream.answer)}) + "\n\n"
+    yield "data: [DONE]\n\n"
 
 
 def _handlers(app: FastAPI) -> None:
@@ -393,8 +440,8 @@ def _handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [_error(("body", *map(str, err["loc"])), err["msg"]) for err in e.errors()]},
                             status_code=422)
 
-    @app.exception_handler(ValueError)
-    async def invalid(request: Request, e: ValueError) -> JSONResponse:
+    @app.exception_handler(InputError)
+    async def invalid(request: Request, e: InputError) -> JSONResponse:
         return JSONResponse({"detail": [_error(("body",), str(e))]}, status_code=422)
 
     @app.exception_handler(Exception)

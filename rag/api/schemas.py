@@ -1,7 +1,7 @@
 """Request bodies of the HTTP API. Responses are the library's own ``to_dict()`` shapes."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,11 +17,15 @@ class PassageIn(_Strict):
     title: str | None = Field(None, max_length=1_000)
 
 
+PassageText = Annotated[str, Field(min_length=1, max_length=100_000)]  # a passage as a plain string
+
+
 class RetrieveRequest(_Strict):
     question: str = Field(min_length=1, description="the question (length limited by the operator)")
     filters: dict[str, Any] | None = Field(None, description="Chroma metadata filter, e.g. {\"source\": \"...\"}")
     overrides: dict[str, Any] = Field(default_factory=dict, description="per-call settings the operator allows")
-    passages: list[PassageIn] | None = Field(None, max_length=200, description="rerank and prune these instead")
+    passages: list[PassageIn | PassageText] | None = Field(
+        None, max_length=200, description="rerank and prune these instead: objects or plain strings")
 
 
 class AnswerRequest(RetrieveRequest):

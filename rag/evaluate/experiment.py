@@ -45,6 +45,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rag.errors import InputError
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
 from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
@@ -92,13 +93,13 @@ class Spec:
             raw = tomllib.loads(text)
         unknown = set(raw) - {"name", "metric", "dataset", "settings", "grid", "configs", "tune"}
         if unknown or "dataset" not in raw:
-            raise ValueError(f"{path}: a spec has name, metric, dataset, settings, grid, configs, tune; "
+            raise InputError(f"{path}: a spec has name, metric, dataset, settings, grid, configs, tune; "
                              f"got {sorted(raw)}")
         spec = cls(raw.get("name") or path.stem, raw["dataset"], raw.get("settings", {}), raw.get("grid", {}),
                    raw.get("configs", {}), raw.get("tune", {}), raw.get("metric"))
         for key, values in spec.grid.items():
             if not isinstance(values, list) or not values:
-                raise ValueError(f"{path}: grid.{key} must be a non-empty list")
+                raise InputError(f"{path}: grid.{key} must be a non-empty list")
         spec.configurations()  # every combination must be valid settings: fail before any work
         return spec
 
@@ -114,7 +115,7 @@ class Spec:
             if "profile" in overrides:  # a named set of overrides (rag.evaluate.profiles), then the rest on top
                 profile = overrides.pop("profile")
                 if profile not in PROFILES:
-                    raise ValueError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+                    raise InputError(f"profile must be one of {', '.join(PROFILES)}, not {profile!r}")
                 overrides = {**PROFILES[profile], **overrides}
             _, settings = Manipulation.split(overrides)  # validates the experiment knobs
             Settings(**settings)  # validates names and values
@@ -139,7 +140,7 @@ def load_questions(dataset: dict[str, Any], base: Path = Path(".")) -> list[Ques
     elif kind == "corpus":
         qs = corpus_questions(path)
     else:
-        raise ValueError(f"dataset.kind must be squad, hotpotqa, beir or corpus, not {kind!r}")
+        raise InputError(f"dataset.kind must be squad, hotpotqa, beir or corpus, not {kind!r}")
     qs = qs[int(dataset.get("offset", 0)):]
     return qs[: dataset["limit"]] if dataset.get("limit") else qs
 
@@ -283,7 +284,7 @@ def _pipeline_for(make: Callable[[Settings], Any], root: Settings, spec: Spec, o
         return make(root)
     corpus = spec.dataset.get("corpus")
     if not corpus:
-        raise ValueError("a grid over chunk_size/chunk_overlap needs dataset.corpus (the files to ingest)")
+        raise InputError("a grid over chunk_size/chunk_overlap needs dataset.corpus (the files to ingest)")
     s = root.replace(**chunking)
     s = s.replace(store_path=stores / f"chunks-{s.chunk_size}-{s.chunk_overlap}")
     pipeline = make(s)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from rag.errors import InputError
 from rag.evaluate.datasets import Question
 from rag.evaluate.metrics import answer_kept
 from rag.types import Candidate, Context, Passage, StageTrace
@@ -34,11 +35,11 @@ class Manipulation:
 
     def __post_init__(self) -> None:
         if not isinstance(self.distractors, int) or not 0 <= self.distractors <= 50:
-            raise ValueError(f"distractors must be an integer from 0 to 50, not {self.distractors!r}")
+            raise InputError(f"distractors must be an integer from 0 to 50, not {self.distractors!r}")
         if self.distractor_kind not in ("hard", "random"):
-            raise ValueError(f"distractor_kind must be hard or random, not {self.distractor_kind!r}")
+            raise InputError(f"distractor_kind must be hard or random, not {self.distractor_kind!r}")
         if self.gold_position not in ("rank", "start", "middle", "end"):
-            raise ValueError(f"gold_position must be rank, start, middle or end, not {self.gold_position!r}")
+            raise InputError(f"gold_position must be rank, start, middle or end, not {self.gold_position!r}")
 
     @property
     def active(self) -> bool:
@@ -73,7 +74,7 @@ def apply(ctx: Context, q: Question, m: Manipulation, *, count: Callable[[str], 
             pool = [c for c in ctx.pool if c.id not in present]
         else:
             if random_pool is None:
-                raise ValueError("random distractors need a pool of passages")
+                raise InputError("random distractors need a pool of passages")
             pool = random_pool(q, 4 * m.distractors + 8, random.Random(zlib.crc32(q.id.encode())))
             pool = [c for c in pool if c.id not in present]
         added = [c for c in pool if not is_gold(c.doc_id, c.text, q)][: m.distractors]

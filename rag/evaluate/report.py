@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.errors import InputError
 from rag.evaluate.experiment import QUALITY, by_config, grid_name, read_rows, summarize
 
 
@@ -20,7 +21,7 @@ def primary_metric(rows: list[dict[str, Any]]) -> str:
     for key in ("f1", "contains", "support_recall", "answer_kept", "ndcg@10"):
         if any(r.get(key) is not None for r in rows):
             return key
-    raise ValueError("the results hold no quality metric")
+    raise InputError("the results hold no quality metric")
 
 
 def paired_bootstrap(a: list[float], b: list[float], *, n: int = 10_000, seed: int = 0) -> dict[str, float]:
@@ -56,7 +57,7 @@ def compare(dir_a: Path, dir_b: Path, metric: str | None = None) -> list[dict[st
         verdict = ("B better" if res["low"] > 0 else "B worse" if res["high"] < 0 else "no significant difference")
         out.append({"config": name, "metric": metric, **res, "verdict": verdict})
     if not out:
-        raise ValueError("the two runs share no configuration")
+        raise InputError("the two runs share no configuration")
     return out
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.errors import InputError
 from rag.evaluate.experiment import CHUNKING, Spec, read_rows, run_experiment, summarize
 from rag.evaluate.report import fmt, paired_bootstrap, write_report
 
@@ -40,12 +41,12 @@ class TuneResult:
 def check(spec: Spec) -> tuple[str, float | None]:
     tune = spec.tune
     if not tune.get("objective"):
-        raise ValueError("a tune spec needs [tune] objective = \"<summary column>\" (e.g. ndcg@10, answer_kept)")
+        raise InputError("a tune spec needs [tune] objective = \"<summary column>\" (e.g. ndcg@10, answer_kept)")
     if not spec.grid:
-        raise ValueError("a tune spec needs a [grid] to search")
+        raise InputError("a tune spec needs a [grid] to search")
     for phase in ("train", "test"):
         if not isinstance(tune.get(phase, {}), dict):
-            raise ValueError(f"tune.{phase} must be a table of dataset fields, e.g. {{split = \"{phase}\"}}")
+            raise InputError(f"tune.{phase} must be a table of dataset fields, e.g. {{split = \"{phase}\"}}")
     ceiling = tune.get("max_context_tokens")
     return str(tune["objective"]), float(ceiling) if ceiling is not None else None
 
@@ -53,11 +54,11 @@ def check(spec: Spec) -> tuple[str, float | None]:
 def choose(summary: list[dict[str, Any]], objective: str, ceiling: float | None) -> dict[str, Any]:
     """The configuration with the best objective among those within the token ceiling; fewer tokens win ties."""
     if summary and objective not in summary[0]:
-        raise ValueError(f"objective {objective!r} is not a summary column: {', '.join(summary[0])}")
+        raise InputError(f"objective {objective!r} is not a summary column: {', '.join(summary[0])}")
     fits = [r for r in summary if r.get(objective) is not None
             and (ceiling is None or r["context_tokens_median"] <= ceiling)]
     if not fits:
-        raise ValueError(f"no configuration has a median context within {ceiling} tokens and a value for "
+        raise InputError(f"no configuration has a median context within {ceiling} tokens and a value for "
                          f"{objective}: raise max_context_tokens or widen the grid")
     return max(fits, key=lambda r: (round(r[objective], 4), -r["context_tokens_median"]))
 

@@ -65,13 +65,16 @@ class _Run:
         self.planned: list[_Planned] = []
         self.stale: list[str] = []
         self.states: dict[str, SourceState] = {}
+        self.seen: dict[tuple[str, bytes], str] = {}  # (document id, text digest) -> first source
 
     def plan(self, source: str, fp: str, load: Callable[[], list[Document]]) -> None:
         state = self.states.get(source, SourceState())
         if state.complete(fp):
             self.report.unchanged += len(state.ids)
             return
-        chunks = [c for d in load() for c in self.splitter.split(d)]
+        docs = load()
+        self._note_duplicates(source, docs)
+        chunks = [c for d in docs for c in self.splitter.split(d)]
         have = state.ids
         self.stale.extend(sorted(have - {c.id for c in chunks}))
         keep = [c for c in chunks if c.id in have]
@@ -80,6 +83,15 @@ class _Run:
             self.store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
                                        "sentences": len(sentence_spans(c.text))} for c in keep])
         self.planned.extend(_Planned(c, fp, len(chunks), bool(have)) for c in chunks if c.id not in have)
+
+    def _note_duplicates(self, source: str, docs: list[Document]) -> None:
+        for d in docs:
+            key = (d.id, hashlib.blake2b(d.text.encode(), digest_size=16).digest())
+            first = self.seen.setdefault(key, source)
+            if first != source:
+                self.report.duplicates += 1
+                if len(self.report.duplicate_examples) < 10:
+                    self.report.duplicate_examples.append(Skipped(f"{source}:{d.id}", f"same id and text as in {first}"))
 
     def finish(self, *, progress: bool) -> None:
         _write(self.planned, self.report, settings=self.settings, embedder=self.embedder, store=self.store,

@@ -16,9 +16,16 @@ from rag.types import Chunk, Document
 _HEADER = re.compile(r"^#{1,6}[ \t]+\S.*$", re.MULTILINE)
 
 
-def chunk_id(doc_id: str, index: int, start: int, text: str) -> str:
-    """Content-derived id: the same chunk of the same document always gets the same id."""
-    h = hashlib.sha256(f"{doc_id}\x1f{index}\x1f{start}\x1f{text}".encode()).hexdigest()
+def chunk_id(doc_id: str, index: int, start: int, text: str, source: str = "") -> str:
+    """Content-derived id: the same chunk of the same document in the same source always gets the same id.
+
+    A file's documents are named by their path already; a record's (a BEIR line, an API document) is
+    named by its own id, which another file may repeat (a copied corpus, overlapping corpora). Such a
+    record is qualified by its source, so each source owns its chunks and removing one source never
+    removes another's.
+    """
+    key = doc_id if not source or source == doc_id else f"{source}\x1e{doc_id}"
+    h = hashlib.sha256(f"{key}\x1f{index}\x1f{start}\x1f{text}".encode()).hexdigest()
     return h[:32]
 
 
@@ -83,7 +90,7 @@ class Splitter:
         chunks = []
         for i, (start, title, text) in enumerate(pieces):
             chunks.append(Chunk(
-                id=chunk_id(doc.id, i, start, text), doc_id=doc.id, source=doc.source, title=title,
+                id=chunk_id(doc.id, i, start, text, doc.source), doc_id=doc.id, source=doc.source, title=title,
                 text=text, index=i, start=start, end=start + len(text), tokens=self.count(text),
             ))
         return chunks

@@ -198,3 +198,30 @@ def test_cli_ingest_json_and_config_show(tmp_path: Path, corpus_copy: Path) -> N
                           "--set", "chunk_size=99"], capture_output=True, text=True, timeout=60, check=True)
     shown = json.loads(out.stdout)
     assert shown["store_path"] == str(store) and shown["chunk_size"] == 99
+
+
+def test_duplicated_records_across_files_ingest_cleanly(tmp_path: Path, embedder) -> None:
+    """`rag ingest a/ b/` where b/ repeats some of a/'s SciFact lines (and c/ is a copy of a/): no
+    DuplicateIDError, every file owns its chunks, the report says so, re-ingest embeds nothing, and
+    removing one copy leaves the other whole."""
+    a = _corpus_from_scifact(tmp_path / "a", 30)
+    lines = (a / "scifact-part.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "overlap.jsonl").write_text("".join(lines[10:30]))
+    shutil.copytree(a, tmp_path / "c")
+    proc = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(a), str(tmp_path / "b"), str(tmp_path / "c"),
+                           "--store", str(tmp_path / "store")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "50 document(s) repeat another file's" in proc.stdout
+    p = _pipeline(tmp_path, embedder)
+    per_source: dict[str, int] = {}
+    for m in p.store().collection.get(include=["metadatas"])["metadatas"]:
+        per_source[Path(str(m["source"])).parent.name] = per_source.get(Path(str(m["source"])).parent.name, 0) + 1
+    assert per_source["a"] == per_source["c"] and per_source["b"] > 0
+    again = p.ingest([a, tmp_path / "b", tmp_path / "c"])
+    assert again.embedded == 0 and again.added == 0 and again.removed == 0
+    shutil.rmtree(tmp_path / "c")
+    after = p.ingest([a, tmp_path / "b", tmp_path / "c"])
+    assert after.removed == per_source["c"] and after.embedded == 0
+    left = {Path(str(m["source"])).parent.name for m in p.store().collection.get(include=["metadatas"])["metadatas"]}
+    assert left == {"a", "b"} and p.store().count() == per_source["a"] + per_source["b"]
