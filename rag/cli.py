@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from rag.errors import InputError
 from rag.answer.errors import LLMError
@@ -218,11 +218,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configure_process(settings)
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
     else:
-        plain = settings.model_dump(mode="python")
-        for key, value in plain.items():
-            if hasattr(value, "get_secret_value"):
-                plain[key] = value.get_secret_value()
-        os.environ[SETTINGS_ENV] = json.dumps(plain, default=str)
+        # Secrets stay where the operator put them (environment, config file): each worker reads them
+        # from there, so no one variable carries every key.
+        secret = {k for k, v in settings if isinstance(v, SecretStr)}
+        os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="python", exclude=secret), default=str)
         uvicorn.run("rag.api.app:app_from_env", factory=True, host=settings.api_host, port=settings.api_port,
                     workers=settings.api_workers, log_level="warning")
     return 0

@@ -1,6 +1,8 @@
-"""Waiting for a local server (llama.cpp, Chroma, the service) to answer, shared by scripts and tests."""
+"""Network helpers shared by the service, scripts and tests: waiting for a local server (llama.cpp,
+Chroma, the service) to answer, and keeping credentials out of URLs that reach a log or a client."""
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -20,3 +22,16 @@ def wait_ready(url: str, *, seconds: float = 180, proc: subprocess.Popen | None 
         if (proc is not None and proc.poll() is not None) or time.time() > deadline:
             return False
         time.sleep(interval)
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access_token|sig|signature|password)=)[^&\s#]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of any URL in it masked: user:password@ and key-like query values.
+
+    >>> redact("cannot reach https://user:s3cret@llm.example/v1?api-key=abc&x=1")
+    'cannot reach https://***@llm.example/v1?api-key=***&x=1'
+    """
+    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub("***@", text))

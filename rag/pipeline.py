@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from pydantic import SecretStr
 
 from rag.errors import InputError
 from rag.answer.factory import Answerer, make_answerer
@@ -114,12 +116,16 @@ class Pipeline:
                            batch=s.llm_rerank_batch)
 
     def _answerer(self, s: Settings) -> Answerer:
-        key = s.model_dump_json(include=_ANSWER_FIELDS)
+        key = _answer_key(s)
         with self._lock:
-            cache = self.__dict__.setdefault("_answerers", {})
-            if key not in cache:
-                cache[key] = make_answerer(s, count=self._counter(s))
-            return cache[key]
+            cache: OrderedDict[str, Answerer] = self.__dict__.setdefault("_answerers", OrderedDict())
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            cache[key] = answerer = make_answerer(s, count=self._counter(s))
+            while len(cache) > ANSWERERS_KEPT:  # per-call parameters must not grow memory without bound
+                cache.popitem(last=False)
+            return answerer
 
     def _settings(self, overrides: dict[str, Any], settings: Settings | None = None) -> Settings:
         # ``settings``: already resolved by the caller (the service validates a request's once)
@@ -338,6 +344,19 @@ _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_a
                   "llm_model_spec", "llm_prices", "llm_timeout", "llm_max_retries", "llm_retry_max_wait",
                   "max_completion_tokens", "reasoning_effort", "temperature", "extractive_sentences",
                   "local_host", "local_port", "tokenizer"}
+
+
+ANSWERERS_KEPT = 16
+
+
+def _answer_key(s: Settings) -> str:
+    """What makes two answerers differ. Secrets enter as digests: ``model_dump_json`` prints a SecretStr as
+    stars, so a changed key would otherwise reuse the answerer (and client) of the old one."""
+    data = s.model_dump(include=_ANSWER_FIELDS)
+    for name, value in data.items():
+        if isinstance(value, SecretStr):
+            data[name] = hashlib.blake2b(value.get_secret_value().encode(), digest_size=16).hexdigest()
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def multi_hop_settings(s: Settings) -> Settings:

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import openai
@@ -62,7 +62,7 @@ def _last(items: Iterator[T]) -> T:
 class EndpointConfig:
     base_url: str | None
     model: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # never in a log line or a traceback's locals
     api_version: str | None = None         # set for Azure OpenAI
     timeout: float = 60.0
     max_retries: int = 3
@@ -225,7 +225,7 @@ class OpenAIAnswerer:
 
     def _translate(self, e: openai.APIError) -> tuple[LLMError, bool]:
         """Our error for the client's, and whether a retry may help."""
-        where, model = self.cfg.base_url or "api.openai.com", self.cfg.model
+        where, model = redact(self.cfg.base_url or "api.openai.com"), self.cfg.model
         if isinstance(e, openai.APITimeoutError):
             return LLMTimeout(f"the model endpoint {where} did not answer within {self.cfg.timeout:g} s "
                               "(RAG_LLM_TIMEOUT)"), True

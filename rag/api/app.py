@@ -35,6 +35,7 @@ from rag.answer.factory import resolve_answerer
 from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
+from rag.net import redact
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.types import Answer, Document
@@ -61,7 +62,7 @@ class Service:
             log.info("ready in %.1f s", time.perf_counter() - t0)
             self.ready.set()
         except Exception as e:  # reported by /readyz; the service stays up to say why
-            self.error = f"{type(e).__name__}: {e}"
+            self.error = redact(f"{type(e).__name__}: {e}")
             log.error("loading failed: %s", self.error)
 
     def require_ready(self) -> None:
@@ -230,7 +231,9 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     def readyz() -> JSONResponse:
         if svc.ready.is_set():
             return JSONResponse({"ready": True})
-        return JSONResponse({"ready": False, "detail": svc.error or "loading models"}, status_code=503)
+        # unauthenticated: the reason (paths, hosts) is in the service log, not on the wire
+        detail = "loading failed; see the service log" if svc.error else "loading models"
+        return JSONResponse({"ready": False, "detail": detail}, status_code=503)
 
     def run(req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
         svc.require_ready()
@@ -524,6 +527,7 @@ def configure_process(settings: Settings) -> None:
 def app_from_env() -> FastAPI:
     """The app of a `rag serve --workers N` worker: settings handed over by the parent process."""
     raw = os.environ.get(SETTINGS_ENV)
-    settings = Settings.model_validate(json.loads(raw)) if raw else Settings()
+    # keyword arguments, not model_validate: the fields left out (the secrets) come from the environment
+    settings = Settings(**json.loads(raw)) if raw else Settings()
     configure_process(settings)
     return create_app(settings)

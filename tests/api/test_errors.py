@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 import pytest
@@ -85,3 +86,18 @@ def test_settings_fixed_at_construction_are_refused_per_call(embedder, tmp_path)
     ctx = p.retrieve("What do quokkas eat?", passages=["Quokkas eat leaves.", "Bread needs flour."],
                      collection="leanrag", token_budget=50)
     assert "Quokkas eat leaves." in ctx.text
+
+
+def test_readyz_says_nothing_an_attacker_could_use(tmp_path, embedder) -> None:
+    blocker = tmp_path / "secret-dir" / "not-a-folder"
+    blocker.parent.mkdir()
+    blocker.write_text("a file where the store should be")
+    settings = Settings(store_path=blocker / "store", api_key=KEY)
+    with ServerThread(free_port(), create_app(settings, pipeline=Pipeline(settings, embedder=embedder))) as server:
+        deadline = time.monotonic() + 60
+        while (r := httpx.get(f"{server.root}/readyz")).json().get("detail") == "loading models":
+            assert time.monotonic() < deadline
+        assert r.status_code == 503 and r.json() == {"ready": False, "detail": "loading failed; see the service log"}
+        own = httpx.post(f"{server.root}/v1/retrieve", json={"question": "q?"},
+                         headers={"Authorization": f"Bearer {KEY}"})
+        assert own.status_code == 503 and "secret-dir" in own.text  # the operator's own clients see why

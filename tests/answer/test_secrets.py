@@ -1,0 +1,56 @@
+"""Secrets stay secret: out of reprs, URLs in errors, the worker hand-over, and cache keys."""
+from __future__ import annotations
+
+import json
+import os
+
+from pydantic import SecretStr
+
+from rag import Pipeline, Settings
+from rag.answer.openai_backend import EndpointConfig
+from rag.net import redact
+from rag.pipeline import ANSWERERS_KEPT
+
+
+def test_endpoint_config_repr_hides_the_key() -> None:
+    cfg = EndpointConfig("https://llm.example/v1", "gpt-5-mini", "sk-live-0123456789abcdef")
+    assert "sk-live" not in repr(cfg) and "sk-live" not in str(cfg)
+
+
+def test_urls_in_messages_lose_their_credentials() -> None:
+    msg = redact("cannot reach https://bob:hunter2@llm.example/v1?key=abc123&deployment=x (and http://h?token=t)")
+    assert "hunter2" not in msg and "abc123" not in msg and "token=t" not in msg
+    assert "llm.example/v1" in msg and "deployment=x" in msg
+
+
+def test_a_changed_key_gets_its_own_answerer_and_the_cache_is_bounded(tmp_path) -> None:
+    p = Pipeline(Settings(store_path=tmp_path, answerer="openai", llm_base_url="http://127.0.0.1:9/v1",
+                          llm_api_key=SecretStr("key-one-0123456789")))
+    first = p._answerer(p.settings)
+    assert p._answerer(p.settings) is first
+    other = p._answerer(p.settings.replace(llm_api_key=SecretStr("key-two-0123456789")))
+    assert other is not first and other.cfg.api_key == "key-two-0123456789"  # type: ignore[attr-defined]
+    for t in range(ANSWERERS_KEPT + 10):
+        p._answerer(p.settings.replace(temperature=t / 100))
+    assert len(p.__dict__["_answerers"]) == ANSWERERS_KEPT
+
+
+def test_serve_workers_get_no_secret_through_the_environment(monkeypatch, tmp_path) -> None:
+    import uvicorn
+
+    from rag.api.app import SETTINGS_ENV, app_from_env
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_API_KEY", "service-key-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-0123456789")
+    monkeypatch.setenv("RAG_CHROMA_HOST", "127.0.0.1")  # never contacted: uvicorn.run is replaced
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)  # the hand-over is what is checked here
+    assert main(["serve", "--workers", "2", "--store", str(tmp_path / "s")]) == 0
+    handed = os.environ[SETTINGS_ENV]
+    assert "service-key" not in handed and "sk-upstream" not in handed
+    assert json.loads(handed)["api_workers"] == 2
+    monkeypatch.setattr("rag.api.app.configure_process", lambda s: None)
+    monkeypatch.setattr("rag.api.app.create_app", lambda s: s)
+    worker_settings = app_from_env()  # a worker reads the secrets from its own environment
+    assert worker_settings.api_key.get_secret_value() == "service-key-0123456789"  # type: ignore[union-attr]
+    monkeypatch.delenv(SETTINGS_ENV)
