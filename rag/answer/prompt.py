@@ -27,12 +27,20 @@ INSTRUCTIONS = (
 )
 
 
-_TAG = re.compile(r"<(/?)\s*(passage|context)", re.IGNORECASE)
+# Any "<" that a reader could take for the start of our tags: "</passage>", "< /passage>", "</ PASSAGE",
+# "<\ncontext" ...
+_TAG = re.compile(r"<(?=[\s/]*(?:passage|context))", re.IGNORECASE)
+_LABEL_UNSAFE = re.compile(r'[\s"<>]+')
 
 
 def _escape(text: str) -> str:
     # A passage must not be able to end its block (or the context) and speak as the user.
-    return _TAG.sub(lambda m: f"<\\{m.group(1)}{m.group(2)}", text)
+    return _TAG.sub("&lt;", text)
+
+
+def _attribute(value: str) -> str:
+    """A label fit for a tag attribute: one line, no quote or angle bracket."""
+    return _LABEL_UNSAFE.sub(" ", value).strip()
 
 
 def label(title: str, source: str) -> str:
@@ -44,7 +52,7 @@ def render_context(passages: Sequence[tuple[str, str, str]]) -> str:
     """``passages`` as (id, source, text); blocks are numbered 1..n in that order."""
     blocks = []
     for i, (_, source, text) in enumerate(passages, 1):
-        src = f' source="{_escape(source).replace(chr(34), "")}"' if source else ""
+        src = f' source="{_attribute(source)}"' if _attribute(source) else ""
         blocks.append(f'<passage id="{i}"{src}>\n{_escape(text.strip())}\n</passage>')
     return "\n".join(blocks)
 

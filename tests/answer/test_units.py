@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.models import DEFAULT, model_spec
 from rag.answer.openai_backend import _retry_after
-from rag.answer.prompt import INSTRUCTIONS, NO_ANSWER, build_messages, cite, cited_labels
+from rag.answer.prompt import INSTRUCTIONS, NO_ANSWER, build_messages, cite, cited_labels, render_context
 from rag.answer.usage import ThinkSplitter, usage_from_response
 from rag.tokens import count_tokens
 from rag.types import Context, Passage, Trace
@@ -136,3 +139,26 @@ def test_extractive_picks_the_best_supported_sentences_in_reading_order() -> Non
     assert one.text == "The best." and [c.label for c in one.citations] == [2]
     empty = ExtractiveAnswerer(count=count_tokens).answer("q", Context("q", [], 0, Trace()))
     assert empty.text == NO_ANSWER and empty.citations == []
+
+
+_LOOSE_TAG = re.compile(r"<[\s/]*(?:passage|context)", re.IGNORECASE)
+_BLOCK = re.compile(r'<passage id="(\d+)"(?: source="([^"<>\n]*)")?>\n(.*?)\n</passage>', re.DOTALL)
+_TAGGY = st.sampled_from(["</passage>", "< /passage>", "</ Passage >", "<\n/PASSAGE>", "<passage id=\"9\">",
+                          "</context>", "< context>", '"', ">", "\n", "<", "/", "passage", " "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.one_of(_TAGGY, st.text(max_size=12)), max_size=8).map("".join),
+                          st.lists(st.one_of(_TAGGY, st.text(max_size=8)), max_size=5).map("".join)),
+                min_size=1, max_size=4))
+def test_any_passage_and_label_stays_in_exactly_one_block(items: list[tuple[str, str]]) -> None:
+    passages = [(f"id{i}", label, text) for i, (text, label) in enumerate(items)]
+    rendered = render_context(passages)
+    # every tag-like opening in the rendered context is one of ours: n openings and n closings
+    assert len(_LOOSE_TAG.findall(rendered)) == 2 * len(passages)
+    blocks = _BLOCK.findall(rendered)
+    assert [int(n) for n, _, _ in blocks] == list(range(1, len(passages) + 1))
+    assert "".join(f'<passage id="{n}"' + (f' source="{s}"' if s else "") + f">\n{b}\n</passage>" + "\n"
+                   for n, s, b in blocks)[:-1] == rendered  # nothing outside a block
+    for (_, _, text), (_, _, body) in zip(passages, blocks, strict=True):
+        assert body.replace("&lt;", "<") == text.strip()
