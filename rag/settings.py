@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     api_torch_threads: int = Field(1, ge=1, le=64, description="torch threads per service process")
     api_key: SecretStr | None = Field(None, description="bearer token for every /v1 route (RAG_API_KEY)")
     api_admin_key: SecretStr | None = Field(None, description="bearer token for /v1/ingest (default: api_key)")
+    api_open_ingest: bool = Field(False, description="without any key, let loopback clients ingest (off: "
+                                                     "/v1/ingest needs a key, as any web page can reach loopback)")
     api_max_body_bytes: int = Field(1_000_000, ge=1024)
     api_max_question_chars: int = Field(2_000, ge=1)
     api_max_documents: int = Field(500, ge=1, description="documents per /v1/ingest request")

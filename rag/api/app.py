@@ -202,6 +202,8 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
                   description="Lean-context RAG: only the passages that matter reach the model.")
     app.state.service = svc
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_key is None:  # loopback without keys: only requests addressed to loopback by name
+        app.add_middleware(LoopbackHost, allowed=_loopback_names(settings.api_host))
     _handlers(app)
     bearer = HTTPBearer(auto_error=False)
 
@@ -217,7 +219,12 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
 
     def admin(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         key = settings.api_admin_key or settings.api_key
-        if key is None or _matches(creds, key):
+        if key is None:
+            if settings.api_open_ingest:
+                return
+            raise HTTPException(403, "ingest is closed on a service without keys: set RAG_API_ADMIN_KEY, or "
+                                     "RAG_API_OPEN_INGEST=true to let loopback clients write")
+        if _matches(creds, key):
             return
         if settings.api_key is not None and _matches(creds, settings.api_key):
             raise HTTPException(403, "ingest needs the admin token (RAG_API_ADMIN_KEY)")
@@ -460,6 +467,36 @@ async def _validation(request: Request, e: Exception) -> JSONResponse:
     errors = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
               for err in e.errors()]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _loopback_names(host: str) -> frozenset[str]:
+    return frozenset({"127.0.0.1", "localhost", "::1", "[::1]", host.lower()})
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header without its port: "localhost:8000", "[::1]:8000", "::1"."""
+    if host.startswith("["):
+        return host[:host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class LoopbackHost:
+    """Refuses (421) a request whose Host header is not a loopback name. A web page can reach a loopback
+    service through a name it controls (DNS rebinding): the browser then sends that name as Host, and
+    the page could read a service that has no key."""
+
+    def __init__(self, app: Any, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            raw = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").strip().lower()
+            if _host_name(raw) not in self.allowed:
+                await _send_json(send, 421, "this service without keys answers loopback host names only "
+                                            "(set RAG_API_KEY to serve other names)")
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

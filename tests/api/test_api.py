@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -168,9 +169,23 @@ def test_serve_command_starts_and_reports_ready(tmp_path) -> None:
                              str(tmp_path / "store")], stderr=subprocess.PIPE, text=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc)
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/ingest", timeout=60,
-                       json={"documents": [{"id": "a", "text": "Leanrag keeps contexts short on purpose."}]})
-        assert r.status_code == 200                                     # no key: loopback, no auth
+        doc = {"documents": [{"id": "a", "text": "Leanrag keeps contexts short on purpose."}]}
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/ingest", timeout=60, json=doc)
+        assert r.status_code == 403 and "RAG_API_OPEN_INGEST" in r.text  # no key: ingest closed by default
+        r = httpx.post(f"http://localhost:{port}/v1/retrieve", timeout=60, json={"question": "q?"},
+                       headers={"Host": f"attacker.example:{port}"})
+        assert r.status_code == 421                                     # DNS rebinding: a foreign Host
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "loopback" in err
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store",
+                             str(tmp_path / "store")], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RAG_API_OPEN_INGEST": "true"})
+    try:
+        wait_http(f"http://localhost:{port}/readyz", proc=proc)
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/ingest", timeout=60, json=doc)
+        assert r.status_code == 200                                     # the operator opted in
         ans = httpx.post(f"http://127.0.0.1:{port}/v1/answer", json={"question": "What does leanrag keep short?"},
                          timeout=60).json()
         assert ans["answerer"] == "extractive" and "short" in ans["answer"]
