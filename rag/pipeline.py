@@ -62,6 +62,7 @@ class Pipeline:
         self._rerankers: dict[tuple[str, str], tuple[Reranker, str | None]] = {}
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
         self._evidence: OrderedDict[str, Evidence] = OrderedDict()
+        self._evidence_bytes = 0
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -328,10 +329,18 @@ class Pipeline:
         return out
 
     def _remember(self, items: dict[str, Evidence]) -> None:
+        most = self.settings.evidence_cache_mb * 1e6
         with self._lock:
-            self._evidence.update(items)
-            while len(self._evidence) > self.settings.evidence_cache:
-                self._evidence.popitem(last=False)
+            for key, ev in items.items():
+                if _nbytes(ev) > most:
+                    continue  # one huge passage must not empty the cache for everyone else
+                old = self._evidence.pop(key, None)
+                self._evidence_bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
+                self._evidence[key] = ev
+            while self._evidence and (len(self._evidence) > self.settings.evidence_cache
+                                      or self._evidence_bytes > most):
+                _, gone = self._evidence.popitem(last=False)
+                self._evidence_bytes -= _nbytes(gone)
 
 
 # Settings a pipeline reads once, when its store, embedder and caches are made: a per-call value would be
@@ -382,6 +391,10 @@ def _nothing_to_read(ctx: Context, s: Settings) -> str:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
                 "set abstain_below=None to call the model anyway)")
     return ""
+
+
+def _nbytes(ev: Evidence) -> int:
+    return int(ev.vector.nbytes + ev.sentence_vectors.nbytes)
 
 
 def _idf_of(lexical: LexicalCache) -> Idf:

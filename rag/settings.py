@@ -57,6 +57,8 @@ class Settings(BaseSettings):
 
     # --- candidates (first stage) ------------------------------------------------------
     evidence_cache: int = Field(4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")
+    evidence_cache_mb: float = Field(64.0, ge=0, description="... and at most this many MB of them (a caller's "
+                                                             "long passage holds many sentence vectors)")
     candidate_depth: int = Field(50, ge=1, le=1000, description="candidates after fusion (N)")
     dense: bool = True
     sentence_search: bool = Field(True, description="also search sentence vectors, credit their chunk")
@@ -149,6 +151,10 @@ class Settings(BaseSettings):
     api_max_question_chars: int = Field(2_000, ge=1)
     api_max_documents: int = Field(500, ge=1, description="documents per /v1/ingest request")
     api_max_concurrent_llm: int = Field(4, ge=1, description="model calls in flight; more wait, then 429")
+    api_max_concurrent_retrievals: int = Field(8, ge=1, description="retrievals in flight (each embeds and "
+                                                                     "scores); more wait, then 429")
+    api_max_passage_chars: int = Field(200_000, ge=1, description="characters of caller passages per request")
+    api_max_passage_sentences: int = Field(4_000, ge=1, description="sentences of caller passages per request")
     api_llm_queue_timeout: float = Field(5.0, ge=0, description="seconds a request waits for a model slot")
     api_stream_max_seconds: float = Field(600.0, gt=0, description="a streamed answer ends (with an error event) "
                                                                     "after this long, giving its model slot back")

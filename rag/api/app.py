@@ -38,6 +38,7 @@ from rag.index.store import StoreBusy, StoreError
 from rag.net import redact
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.text import sentence_spans
 from rag.types import Answer, Document
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Service:
         self.settings = settings
         self.pipeline = pipeline or Pipeline(settings)
         self.slots = threading.BoundedSemaphore(settings.api_max_concurrent_llm)
+        self.retrievals = threading.BoundedSemaphore(settings.api_max_concurrent_retrievals)
         self.ready = threading.Event()
         self.error: str | None = None
 
@@ -117,6 +119,32 @@ class Service:
             raise HTTPException(429, f"too many concurrent model calls (api_max_concurrent_llm="
                                      f"{self.settings.api_max_concurrent_llm}); retry shortly",
                                 headers={"Retry-After": "1"})
+
+    @contextmanager
+    def retrieval_slot(self) -> Iterator[None]:
+        """Retrieval embeds and scores on this machine's cores: bounded like model calls."""
+        if not self.retrievals.acquire(timeout=self.settings.api_llm_queue_timeout):
+            raise HTTPException(429, f"too many concurrent retrievals (api_max_concurrent_retrievals="
+                                     f"{self.settings.api_max_concurrent_retrievals}); retry shortly",
+                                headers={"Retry-After": "1"})
+        try:
+            yield
+        finally:
+            self.retrievals.release()
+
+    def check_passages(self, passages: list[str | dict[str, Any]] | None) -> list[str | dict[str, Any]] | None:
+        if passages is None:
+            return None
+        texts = [p if isinstance(p, str) else str(p.get("text", "")) for p in passages]
+        chars = sum(len(t) for t in texts)
+        limit = self.settings.api_max_passage_chars
+        if chars > limit:
+            raise HTTPException(413, [_error(("body", "passages"), f"{chars} characters of passages; at most {limit}")])
+        sentences = sum(len(sentence_spans(t)) for t in texts)
+        limit = self.settings.api_max_passage_sentences
+        if sentences > limit:
+            raise HTTPException(413, [_error(("body", "passages"), f"{sentences} sentences of passages; at most {limit}")])
+        return passages
 
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:
         if not question.strip():
@@ -245,9 +273,9 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     def run(req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
         svc.require_ready()
         s = svc.overrides(req.overrides)
-        with svc.model_slot(svc.needs_model(s, answering=answering)):
-            return call(svc.check_question(req.question), where=req.filters or None, passages=_passages(req),
-                        settings=s)
+        question, passages = svc.check_question(req.question), svc.check_passages(_passages(req))
+        with svc.retrieval_slot(), svc.model_slot(svc.needs_model(s, answering=answering)):
+            return call(question, where=req.filters or None, passages=passages, settings=s)
 
     @app.post("/v1/retrieve", tags=["rag"], dependencies=[Depends(user)])
     def retrieve(req: RetrieveRequest) -> JSONResponse:
@@ -272,7 +300,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         s = svc.overrides(_chat_overrides(req), "messages")
         needed = svc.needs_model(s, answering=True)
         if not req.stream:
-            with svc.model_slot(needed):
+            with svc.retrieval_slot(), svc.model_slot(needed):
                 ans = svc.pipeline.answer(question, settings=s)
             assert isinstance(ans, Answer)
             return _completion(ans, req.model)
@@ -280,9 +308,10 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
             svc.acquire()
         release = _Once(svc.slots.release if needed else None)
         try:
-            stream = svc.pipeline.answer(question, stream=True, settings=s)
-            pieces = iter(stream)
-            first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
+            with svc.retrieval_slot():
+                stream = svc.pipeline.answer(question, stream=True, settings=s)
+                pieces = iter(stream)
+                first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
         except BaseException:
             release()
             raise

@@ -1,0 +1,63 @@
+"""Caller passages and retrievals are bounded: one request cannot fill memory or every core."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from rag import Pipeline, Settings
+from rag.api.app import create_app
+from tests.conftest import free_port, wait_http
+from tests.fake_openai import ServerThread
+
+pytestmark = pytest.mark.integration
+KEY = "limits-test-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, embedder):
+    settings = Settings(store_path=tmp_path_factory.mktemp("limits") / "store", api_key=KEY,
+                        api_max_passage_chars=5_000, api_max_passage_sentences=40,
+                        api_max_concurrent_retrievals=1, api_llm_queue_timeout=0.1, api_max_body_bytes=200_000)
+    app = create_app(settings, pipeline=Pipeline(settings, embedder=embedder))
+    with ServerThread(free_port(), app) as server:
+        wait_http(f"{server.root}/readyz")
+        yield httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {KEY}"}, timeout=60), app
+
+
+def test_passage_characters_and_sentences_are_bounded(served) -> None:
+    client, _ = served
+    r = client.post("/v1/retrieve", json={"question": "q?", "passages": ["word " * 600, "word " * 600]})
+    assert r.status_code == 413 and r.json()["detail"][0]["loc"] == ["body", "passages"]
+    assert "at most 5000" in r.json()["detail"][0]["msg"]
+    r = client.post("/v1/retrieve", json={"question": "q?", "passages": ["Hi. " * 30, "Yo. " * 30]})
+    assert r.status_code == 413 and "sentences" in r.json()["detail"][0]["msg"]
+    assert client.post("/v1/retrieve", json={"question": "q?", "passages": ["Hi. " * 10]}).status_code == 200
+
+
+def test_saturated_retrievals_get_429_with_retry_after(served) -> None:
+    client, app = served
+    slots = app.state.service.retrievals
+    assert slots.acquire(timeout=5)  # another retrieval is in flight
+    try:
+        r = client.post("/v1/retrieve", json={"question": "q?", "passages": ["Quokkas hop."]})
+        assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+        assert "api_max_concurrent_retrievals" in r.text
+        chat = client.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user", "content": "q?"}]})
+        assert chat.status_code == 429
+    finally:
+        slots.release()
+    assert client.post("/v1/retrieve", json={"question": "q?", "passages": ["Quokkas hop."]}).status_code == 200
+
+
+def test_the_vector_cache_is_bounded_by_bytes(embedder, tmp_path) -> None:
+    p = Pipeline(Settings(store_path=tmp_path / "s", evidence_cache_mb=0.05), embedder=embedder)
+    long_passage = " ".join(f"Sentence number {i} says something." for i in range(60))  # ~93 KB of vectors
+    small = [f"Quokka fact {i} is short." for i in range(20)]
+    p.retrieve("What is a quokka?", passages=small)
+    held = len(p._evidence)
+    p.retrieve("What is a quokka?", passages=[long_passage])
+    assert p._evidence_bytes <= 50_000 and len(p._evidence) == held  # too big to keep: the others stay
+    for i in range(5):
+        p.retrieve("q?", passages=[f"Batch {i} passage {j}. It has two sentences." for j in range(20)])
+    assert 0 < p._evidence_bytes <= 50_000
+    assert p._evidence_bytes == sum(ev.vector.nbytes + ev.sentence_vectors.nbytes for ev in p._evidence.values())
