@@ -1,4 +1,6 @@
-"""`rag ingest | retrieve | ask | serve | experiment run|report|compare | tune | llm serve | config show` — every command takes --json and --store."""
+"""`rag ingest | retrieve | ask | serve | experiment run|report|compare | tune | llm serve | config show`.
+
+Every command takes --json and --store."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +14,8 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from rag.errors import InputError
 from rag.answer.errors import LLMError
+from rag.errors import InputError
 from rag.index.store import StoreError
 from rag.settings import Settings
 

@@ -23,11 +23,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import SecretStr
 
-from rag.errors import InputError
 from rag.answer.factory import Answerer, make_answerer
 from rag.answer.openai_backend import OpenAIAnswerer
 from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
+from rag.errors import InputError
 from rag.index.embedder import Embedder
 from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest

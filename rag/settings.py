@@ -8,8 +8,6 @@ Example:
 """
 from __future__ import annotations
 
-from rag.errors import InputError
-
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from rag.errors import InputError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

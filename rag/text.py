@@ -116,7 +116,8 @@ def term_tuple(text: str) -> tuple[str, ...]:
 
 # An encyclopaedia-style lead names its subject before its first verb or bracket: "Ed Wood (born ...) is",
 # "The Normans were", "Up the Shambles – Live in Manchester is", "University of Notre Dame du Lac, known as".
-_LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|took|occurred|represents|represented|serves|served)\b)")
+_LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|took|occurred|represents"
+                       r"|represented|serves|served)\b)")
 _NICKNAME = re.compile(r"\s+[\"“][^\"”]{1,30}[\"”]\s+")
 _ARTICLE = re.compile(r"^(?:The|A|An)\s+")
 _NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",

@@ -55,7 +55,8 @@ def bench_scifact(store: str, limit: int | None) -> None:
     m = ranking_metrics(qrels, run)
     print(f"{'hybrid+rerank+prune':<28}{m['ndcg@10']:>9.3f}{m['recall@10']:>8.3f}{m['recall@50']:>8.3f}"
           f"{m['mrr@10']:>8.3f}   (pruned context: median {median(tokens):.0f} tokens)")
-    print(f"latency retrieve+rerank+prune: median {1000 * median(times):.0f} ms, p90 {1000 * percentile(times, .9):.0f} ms;"
+    print(f"latency retrieve+rerank+prune: median {1000 * median(times):.0f} ms, "
+          f"p90 {1000 * percentile(times, .9):.0f} ms;"
           f" model forward passes alone: median {1000 * median(forward):.1f} ms;"
           f" ratio {median(times) / median(forward):.1f}x")
 

@@ -53,7 +53,8 @@ def main() -> None:
             text = "\n\n".join(x.text for x in passages)
             kept.append(answer_kept(text, q.answers))
             toks.append(count_tokens(text))
-        print(f"{100 * sum(kept) / len(kept):6.1f}%  median {median(toks):5.0f}  p90 {percentile(toks, .9):5.0f}  {cfg}")
+        print(f"{100 * sum(kept) / len(kept):6.1f}%  median {median(toks):5.0f}  "
+              f"p90 {percentile(toks, .9):5.0f}  {cfg}")
 
 
 if __name__ == "__main__":

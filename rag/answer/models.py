@@ -11,10 +11,10 @@ Example:
 """
 from __future__ import annotations
 
-from rag.errors import InputError
-
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
+
+from rag.errors import InputError
 
 Role = Literal["system", "developer", "user"]
 

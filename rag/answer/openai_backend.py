@@ -30,6 +30,7 @@ from rag.answer.errors import (
 from rag.answer.models import ModelSpec
 from rag.answer.prompt import build_messages, cite, cited_labels, label
 from rag.answer.usage import ThinkSplitter, usage_from_response
+from rag.net import redact
 from rag.types import Answer, Context, Usage
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from functools import lru_cache
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -42,6 +42,7 @@ from rag.text import sentence_spans
 from rag.types import Answer, Document
 
 log = logging.getLogger(__name__)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
 SETTINGS_ENV = "RAG_SERVE_SETTINGS"  # how `rag serve` hands its settings to worker processes
 
 
@@ -143,7 +144,8 @@ class Service:
         sentences = sum(len(sentence_spans(t)) for t in texts)
         limit = self.settings.api_max_passage_sentences
         if sentences > limit:
-            raise HTTPException(413, [_error(("body", "passages"), f"{sentences} sentences of passages; at most {limit}")])
+            raise HTTPException(413, [_error(("body", "passages"),
+                                             f"{sentences} sentences of passages; at most {limit}")])
         return passages
 
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:
@@ -182,7 +184,7 @@ def ceiling_errors(operator: Settings, resolved: Settings, requested: dict[str, 
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _adapter(key: str) -> TypeAdapter:
     info = Settings.model_fields[key]
     kind = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation  # type: ignore[valid-type]
@@ -233,7 +235,6 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     if settings.api_key is None:  # loopback without keys: only requests addressed to loopback by name
         app.add_middleware(LoopbackHost, allowed=_loopback_names(settings.api_host))
     _handlers(app)
-    bearer = HTTPBearer(auto_error=False)
 
     def _matches(creds: HTTPAuthorizationCredentials | None, *keys: SecretStr | None) -> bool:
         given = (creds.credentials if creds else "").strip().encode()
@@ -241,11 +242,11 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
             return False
         return any(k is not None and hmac.compare_digest(given, k.get_secret_value().encode()) for k in keys)
 
-    def user(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def user(creds: Credentials) -> None:
         if settings.api_key is not None and not _matches(creds, settings.api_key, settings.api_admin_key):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    def admin(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def admin(creds: Credentials) -> None:
         key = settings.api_admin_key or settings.api_key
         if key is None:
             if settings.api_open_ingest:

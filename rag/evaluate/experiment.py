@@ -45,9 +45,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rag.errors import InputError
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
+from rag.errors import InputError
 from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
 from rag.evaluate.manipulate import Manipulation, RandomPool, apply, distractor_share
 from rag.evaluate.metrics import (
@@ -336,7 +336,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-SUMMARY_COLUMNS = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median", "context_tokens_p90",
+SUMMARY_COLUMNS = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median",
+                   "context_tokens_p90",
                    "prompt_tokens_mean", "completion_tokens_mean", "reasoning_tokens_mean", "answer_tokens_mean",
                    "cost_total", "latency_ms_median"]
 
@@ -369,7 +370,8 @@ def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> l
         row = {"config": name, "questions": len(rs), "errors": len(failed.get(name, set()) - set(by[name]))}
         for key in QUALITY:
             row[key] = round(mean(col(key)), 4) if col(key) else None
-        row.update(distractor_share=_m(col("distractor_share"), 4), context_tokens_median=median(toks), context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],
+        row.update(distractor_share=_m(col("distractor_share"), 4), context_tokens_median=median(toks),
+                   context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],
                    prompt_tokens_mean=_m(col("prompt_tokens")), completion_tokens_mean=_m(col("completion_tokens")),
                    reasoning_tokens_mean=_m(col("reasoning_tokens")), answer_tokens_mean=_m(col("answer_tokens")),
                    cost_total=round(sum(col("cost")), 6) if col("cost") else None,

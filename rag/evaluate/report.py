@@ -158,7 +158,8 @@ def write_report(run: Path, metric: str | None = None) -> Path:
     lines = [f"# {spec['name']}", "", f"Dataset: `{spec['dataset'].get('kind')}` "
              f"({summary[0]['questions'] if summary else 0} questions); settings for every run: "
              f"`{json.dumps(spec['settings'])}`. Primary metric: **{metric}**.", ""]
-    cols = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median", "completion_tokens_mean",
+    cols = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median",
+            "completion_tokens_mean",
             "reasoning_tokens_mean", "answer_tokens_mean", "cost_total", "latency_ms_median"]
     # a column with no value is noise; so are counts that are all zero (no errors, no model, no cost)
     zero_is_empty = {"errors", "completion_tokens_mean", "reasoning_tokens_mean", "cost_total"}

@@ -86,7 +86,8 @@ class Store:
                 if key in have and have[key] != value:
                     raise StoreError(
                         f"collection {settings.collection!r} in {self.where} was built with "
-                        f"{have.get(META_PREFIX + 'embedding_model')} (dimension {have.get(META_PREFIX + 'dimension')}), "
+                        f"{have.get(META_PREFIX + 'embedding_model')} "
+                        f"(dimension {have.get(META_PREFIX + 'dimension')}), "
                         f"but this run uses {model} (dimension {dimension}). Re-index: delete {self.where} "
                         "(or choose another --collection / RAG_COLLECTION) and run `rag ingest` again, "
                         "or set embedding_model back to the one the collection was built with."

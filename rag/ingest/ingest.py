@@ -91,7 +91,8 @@ class _Run:
             if first != source:
                 self.report.duplicates += 1
                 if len(self.report.duplicate_examples) < 10:
-                    self.report.duplicate_examples.append(Skipped(f"{source}:{d.id}", f"same id and text as in {first}"))
+                    self.report.duplicate_examples.append(
+                        Skipped(f"{source}:{d.id}", f"same id and text as in {first}"))
 
     def finish(self, *, progress: bool) -> None:
         _write(self.planned, self.report, settings=self.settings, embedder=self.embedder, store=self.store,

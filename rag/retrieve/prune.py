@@ -277,7 +277,8 @@ class Pruner:
             kept, note = [self._truncate(items[0], budget)], f"best sentence cut to the {budget}-token budget"
         ceiling = f"stopped: token ceiling {budget} reached" if over else "stopped: no candidate sentence left"
         self.stop_reason = enough or ceiling
-        reason = "not needed: the evidence was enough" if enough and not over else f"did not fit the {budget}-token budget"
+        reason = ("not needed: the evidence was enough" if enough and not over
+                  else f"did not fit the {budget}-token budget")
         dropped = [Drop(it.cand.id, reason) for it in items if not it.keep]
         return kept, dropped, "; ".join(x for x in (note, self.stop_reason) if x)
 

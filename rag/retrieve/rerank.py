@@ -78,7 +78,8 @@ class CrossEncoderReranker:
         self.batch_size = batch_size
         self.windowed = 0  # how many passages had to be scored by windows
         tok = self.model.tokenizer
-        self.limit = int(getattr(self.model, "max_seq_length", None) or tok.model_max_length) - tok.num_special_tokens_to_add(pair=True)
+        longest = int(getattr(self.model, "max_seq_length", None) or tok.model_max_length)
+        self.limit = longest - tok.num_special_tokens_to_add(pair=True)
 
     def _count(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])

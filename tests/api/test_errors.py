@@ -40,7 +40,8 @@ def test_bad_input_is_a_422_naming_it(served) -> None:
 def test_passages_as_plain_strings_are_first_class(served) -> None:
     client, _ = served
     r = client.post("/v1/retrieve", json={"question": "What do quokkas eat?",
-                                          "passages": ["Quokkas eat leaves and grasses.", {"text": "Bread needs flour."}]})
+                                          "passages": ["Quokkas eat leaves and grasses.",
+                                                       {"text": "Bread needs flour."}]})
     assert r.status_code == 200, r.text
     text = " ".join(p["text"] for p in r.json()["passages"])
     assert "Quokkas eat leaves" in text and "flour" not in text

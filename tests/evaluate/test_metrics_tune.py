@@ -67,7 +67,8 @@ def test_gold_and_distractor_share() -> None:
         return Passage(pid, doc, "", "", text, 0.5, [(0, len(text))], 0)
 
     q = _q(answers=["Eiffel"], relevant={"d1": 1})
-    gold, other, answer_elsewhere = p("1", "d1", "A bridge."), p("2", "d9", "Cats sleep a lot."), p("3", "d5", "Eiffel.")
+    gold, other = p("1", "d1", "A bridge."), p("2", "d9", "Cats sleep a lot.")
+    answer_elsewhere = p("3", "d5", "Eiffel.")
     assert is_gold("d1", "x", q) and is_gold("d5", "by Eiffel", q) and not is_gold("d9", "cats", q)
     share = distractor_share([gold, other, answer_elsewhere], q, count_tokens)
     assert share == pytest.approx(count_tokens(other.text) / sum(count_tokens(x.text) for x in (gold, other,
