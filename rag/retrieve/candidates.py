@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.index.lexical import LexicalIndex
-from rag.index.store import Store
+from rag.index.store import Store, StoredChunk
 from rag.ingest.split import embed_text
 from rag.types import Candidate
 
@@ -29,33 +29,42 @@ class FusionConfig:
     bm25_b: float = 0.4
 
 
+@dataclass(frozen=True)
+class LexicalSnapshot:
+    """A BM25 index and the chunks its rows stand for, swapped together: a query holds one snapshot, so
+    an ingest landing mid-query cannot pair one chunk's id with another's text."""
+
+    index: LexicalIndex
+    chunks: tuple[StoredChunk, ...]
+
+
 class LexicalCache:
     """The BM25 index of a store, rebuilt when an ingest changed the collection (checked at most twice a second)."""
 
     def __init__(self, store: Store, *, k1: float, b: float, refresh_seconds: float = 0.5) -> None:
         self.store, self.k1, self.b, self.refresh = store, k1, b, refresh_seconds
-        self._index: LexicalIndex | None = None
+        self._snapshot: LexicalSnapshot | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
 
-    def get(self) -> LexicalIndex:
+    def snapshot(self) -> LexicalSnapshot:
         with self._lock:
             now = time.monotonic()
-            if self._index is not None and now - self._checked < self.refresh:
-                return self._index
+            if self._snapshot is not None and now - self._checked < self.refresh:
+                return self._snapshot
             fp = self.store.version()
             self._checked = now
-            if self._index is None or self._index.fingerprint != fp:
+            if self._snapshot is None or self._snapshot.index.fingerprint != fp:
                 t0 = time.perf_counter()
-                chunks = self.store.all_chunks()
-                self._index = LexicalIndex([c.id for c in chunks], [embed_text(c.title, c.text) for c in chunks],
-                                           k1=self.k1, b=self.b, fingerprint=fp)
-                self._chunks = chunks
+                chunks = tuple(self.store.all_chunks())
+                index = LexicalIndex([c.id for c in chunks], [embed_text(c.title, c.text) for c in chunks],
+                                     k1=self.k1, b=self.b, fingerprint=fp)
+                self._snapshot = LexicalSnapshot(index, chunks)
                 log.info("lexical index rebuilt: %d chunks in %.2f s", len(chunks), time.perf_counter() - t0)
-            return self._index
+            return self._snapshot
 
-    def chunk(self, row: int):  # noqa: ANN201 - StoredChunk
-        return self._chunks[row]
+    def get(self) -> LexicalIndex:
+        return self.snapshot().index
 
 
 def fuse(lists: list[list[str]], scores: list[dict[str, float]], cfg: FusionConfig) -> dict[str, float]:
@@ -96,7 +105,8 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
                 if len(lists[1]) >= cfg.depth:
                     break
     if cfg.lexical and lexical is not None:
-        index = lexical.get()
+        snap = lexical.snapshot()
+        index = snap.index
         mask = None
         if where:
             allowed = set(store.collection.get(where=where, include=[])["ids"])
@@ -106,7 +116,7 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
             lists[2].append(cid)
             scores[2][cid] = sc
             if cid not in found:
-                c = lexical.chunk(row)
+                c = snap.chunks[row]
                 found[cid] = Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end)
             found[cid].scores.update({"lexical": sc, "lexical_rank": float(rank)})
     missing = [cid for cid in lists[1] if cid not in found]
