@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from rag.answer.errors import LLMError
@@ -185,8 +186,33 @@ class CallCache:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         self.data[key] = value
-        with self.path.open("a", encoding="utf-8") as f:
+        with open_append(self.path) as f:
             f.write(json.dumps({"key": key, "value": value}) + "\n")
+
+
+def open_append(path: Path) -> Any:
+    """``path`` opened for appending lines, after ending a line a crash cut (which would otherwise
+    swallow the next row)."""
+    if path.exists() and path.stat().st_size:
+        with path.open("rb") as f:
+            f.seek(-1, 2)
+            cut = f.read(1) != b"\n"
+        if cut:
+            with path.open("a", encoding="utf-8") as f:
+                f.write("\n")
+    return path.open("a", encoding="utf-8")
+
+
+_SECRET_NAME = ("key", "token", "secret", "password")
+
+
+def redact_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as it may be written down: values of secret-looking settings (``llm_api_key`` ...) masked."""
+    def clean(d: Any) -> Any:
+        if not isinstance(d, dict):
+            return d
+        return {k: "***" if any(s in str(k).lower() for s in _SECRET_NAME) and v else clean(v) for k, v in d.items()}
+    return {k: clean(v) if k in ("settings", "grid", "configs") else v for k, v in spec.items()}
 
 
 def question_row(q: Question, ctx: Any, ans: Any | None, count: Any) -> dict[str, Any]:
@@ -234,14 +260,30 @@ class RandomPassages:
 def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] | None = None,
                    base: Path = Path("."), progress: bool = True, answer: bool = True,
                    stores: Path | None = None) -> Path:
-    """Run (or resume) every configuration over every question; returns the summary path."""
+    """Run (or resume) every configuration over every question; returns the summary path. One run writes a
+    folder at a time (a second one is refused at once, not interleaved)."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / ".run.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise InputError(f"{out}: another run is writing this folder; wait for it or choose another "
+                         "--out") from None
+    try:
+        return _run(spec, out, pipeline_factory=pipeline_factory, base=base, progress=progress, answer=answer,
+                    stores=stores)
+    finally:
+        lock.release()
+
+
+def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] | None, base: Path,
+         progress: bool, answer: bool, stores: Path | None) -> Path:
     from rag.pipeline import Pipeline
 
-    out.mkdir(parents=True, exist_ok=True)
     questions = load_questions(spec.dataset, base)
     store = spec.dataset.get("store")
     root = Settings(**({"store_path": str(base / store)} if store else {}))
-    (out / "spec.json").write_text(json.dumps(spec.__dict__, indent=2, default=str))
+    (out / "spec.json").write_text(json.dumps(redact_settings(spec.__dict__), indent=2, default=str))
     if not (out / "environment.json").exists():
         (out / "environment.json").write_text(json.dumps(environment(root), indent=2))
     results = out / "results.jsonl"
@@ -251,7 +293,7 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
     pipelines: dict[tuple, tuple[Any, RandomPool]] = {}
     configs = spec.configurations()
     bar = tqdm(total=len(configs) * len(questions), disable=not progress, desc=spec.name, unit="q")
-    with results.open("a", encoding="utf-8") as f:
+    with open_append(results) as f:
         for name, overrides in configs:
             chunking = tuple(overrides.get(k) for k in CHUNKING)
             if chunking not in pipelines:

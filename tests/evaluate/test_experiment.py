@@ -181,3 +181,35 @@ def test_a_failed_model_call_costs_one_question_and_is_retried(tmp_path: Path, e
     (s,) = summarize(read_rows(out / "results.jsonl"))
     assert s["questions"] == 3 and s["errors"] == 0
     assert len(read_rows(out / "results.jsonl")) == 4
+
+
+def test_run_folder_survives_a_cut_line_refuses_a_second_writer_and_hides_secrets(tmp_path: Path, embedder) -> None:
+    from filelock import FileLock
+
+    from rag.errors import InputError
+    from rag.evaluate.experiment import run_experiment
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    Pipeline(Settings(store_path=tmp_path / "store"), embedder=embedder).ingest([tmp_path / "corpus"])
+    spec_path = tmp_path / "tiny.toml"
+    spec_path.write_text(f'name = "tiny"\n[dataset]\nkind = "corpus"\npath = "{tmp_path}/corpus/questions.jsonl"\n'
+                         f'store = "{tmp_path}/store"\nlimit = 4\n[settings]\nanswerer = "extractive"\n'
+                         'llm_api_key = "sk-never-written-0123456789"\n[grid]\ntoken_budget = [60, 130]\n')
+    spec = Spec.load(spec_path)
+    out = tmp_path / "run"
+
+    def factory(s: Settings) -> Pipeline:
+        return Pipeline(s, embedder=embedder)
+
+    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    results = out / "results.jsonl"
+    text = results.read_text()
+    results.write_text(text[:-12])  # a crash cut the last row in the middle
+    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    rows = read_rows(results)
+    assert len(rows) == len(text.splitlines())  # every line parses: the row after the cut was not swallowed
+    assert len({(r["config"], r["qid"]) for r in rows}) == 8
+    with FileLock(str(out / ".run.lock")), pytest.raises(InputError, match="another run is writing"):
+        run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    assert "sk-never-written" not in (out / "spec.json").read_text()  # report.md is written from spec.json
+    assert json.loads((out / "spec.json").read_text())["settings"]["llm_api_key"] == "***"
