@@ -240,6 +240,8 @@ class Pipeline:
                 passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
         if not question or not question.strip():
             raise InputError("question is empty")
+        if where:
+            check_filter(where)
         if text_processing() != STEMMED:
             trace.warnings.append("lexical terms are unstemmed (PyStemmer missing): BM25 matches fewer forms")
         t0 = time.perf_counter()
@@ -380,6 +382,17 @@ def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:
     if s.evidence_cover:
         return query_terms(question, idf)
     return {t: idf(t) for t in named_terms(question)} if s.cover_names else {}
+
+
+def check_filter(where: dict) -> None:
+    """A metadata filter Chroma will accept, else an InputError naming it (Chroma's own ValueError would
+    look like a fault of the service)."""
+    from chromadb.api.types import validate_where
+
+    try:
+        validate_where(where)
+    except (ValueError, TypeError) as e:
+        raise InputError(f"filters: {e}") from None
 
 
 def _nothing_to_read(ctx: Context, s: Settings) -> str:

@@ -61,6 +61,7 @@ class Service:
         """Load every model once, before the service says it is ready."""
         try:
             t0 = time.perf_counter()
+            self.pipeline.store(create=True).serve()  # no other process writes it behind our back
             self.pipeline.warm_up()
             log.info("ready in %.1f s", time.perf_counter() - t0)
             self.ready.set()
@@ -227,6 +228,8 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         # Loading runs beside the server so that /healthz answers while /readyz says "not yet".
         threading.Thread(target=svc.load, name="leanrag-load", daemon=True).start()
         yield
+        if "_store" in svc.pipeline.__dict__:
+            svc.pipeline.store().release_serving()
 
     app = FastAPI(title="leanrag", version="0.1.0", lifespan=lifespan,
                   description="Lean-context RAG: only the passages that matter reach the model.")

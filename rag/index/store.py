@@ -74,6 +74,7 @@ class Store:
 
     def __init__(self, settings: Settings, *, model: str, dimension: int, create: bool = True) -> None:
         self.settings = settings
+        self._served: Any = None  # the serve lock, while this process serves the store
         self.where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
                       else str(settings.store_path))
         self.client = _client(settings)
@@ -260,26 +261,69 @@ class Store:
 
     @contextmanager
     def writer(self) -> Iterator[None]:
-        """One writer per embedded store: a second one is refused at once, not left waiting."""
+        """One writer per embedded store: a second one is refused at once, not left waiting. A store that
+        a `rag serve` process holds (see ``serve``) is written through that service only."""
         if self.settings.chroma_host:
             yield  # the server serialises writes itself
             return
-        from filelock import FileLock, Timeout
-
-        lock_path = Path(self.settings.store_path) / "leanrag-writer.lock"
-        lock = FileLock(str(lock_path), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
+        if self._served is None and _held(self._lock_path("serve")):
             raise StoreBusy(
-                f"another process is writing to the store at {self.settings.store_path} "
-                f"(lock {lock_path}); wait for it to finish, or use a Chroma server "
-                "(RAG_CHROMA_HOST) when several processes must write"
-            ) from None
+                f"a `rag serve` process has the store at {self.settings.store_path} open (Chroma's embedded "
+                "store is not safe across processes): ingest through its POST /v1/ingest, or stop it first"
+            )
+        lock = self._try_lock("writer", f"another process is writing to the store at {self.settings.store_path}; "
+                                        "wait for it to finish, or use a Chroma server (RAG_CHROMA_HOST) when "
+                                        "several processes must write")
         try:
             yield
         finally:
             lock.release()
+
+    def serve(self) -> None:
+        """Hold the embedded store for a serving process's lifetime: other processes may not write it (their
+        writes would not reach this process's open index) and a second server may not open it."""
+        if self.settings.chroma_host or self._served is not None:
+            return
+        lock = self._try_lock("serve", f"another `rag serve` process has the store at {self.settings.store_path} "
+                                       "open; one embedded store serves one process (use a Chroma server for more)")
+        if _held(self._lock_path("writer")):
+            lock.release()
+            raise StoreBusy(f"an ingest is writing to the store at {self.settings.store_path}; start the "
+                            "service when it has finished")
+        self._served = lock
+
+    def release_serving(self) -> None:
+        if self._served is not None:
+            self._served.release()
+            self._served = None
+
+    def _lock_path(self, name: str) -> Path:
+        return Path(self.settings.store_path) / f"leanrag-{name}.lock"
+
+    def _try_lock(self, name: str, busy: str) -> Any:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self._lock_path(name)), timeout=0, thread_local=False)  # released by other threads
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreBusy(f"{busy} (lock {self._lock_path(name)})") from None
+        return lock
+
+
+def _held(path: Path) -> bool:
+    """Whether another process holds the lock file at ``path`` (probed without waiting)."""
+    from filelock import FileLock, Timeout
+
+    if not path.exists():
+        return False
+    probe = FileLock(str(path), timeout=0, is_singleton=False)
+    try:
+        probe.acquire()
+    except Timeout:
+        return True
+    probe.release()
+    return False
 
 
 def _metas(chunks: list[Chunk], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
