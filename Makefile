@@ -28,6 +28,8 @@ llm-serve: $(STAMP)   # SmolLM2 on http://127.0.0.1:8765/v1, for --answerer loca
 	$(VENV)/bin/rag llm serve
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check rag scripts tests
+	$(VENV)/bin/mypy rag
 	$(PY) -m pytest -q
 
 # The headline figures of BENCHMARKS.md from this checkout, with only what the set-up installs.

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 from pydantic import SecretStr
@@ -63,6 +63,7 @@ class Pipeline:
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
         self._evidence: OrderedDict[str, Evidence] = OrderedDict()
         self._evidence_bytes = 0
+        self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -89,12 +90,11 @@ class Pipeline:
             return cached
 
     def _lexical(self, s: Settings) -> LexicalCache:
-        key = ("_lexical", s.bm25_k1, s.bm25_b)
+        key = (s.bm25_k1, s.bm25_b)
         with self._lock:
-            cache = self.__dict__.get(key)
+            cache = self._lexicals.get(key)
             if cache is None:
-                cache = LexicalCache(self.store(), k1=s.bm25_k1, b=s.bm25_b)
-                self.__dict__[key] = cache
+                cache = self._lexicals[key] = LexicalCache(self.store(), k1=s.bm25_k1, b=s.bm25_b)
             return cache
 
     def _reranker(self, s: Settings) -> tuple[Reranker, str | None]:
@@ -198,13 +198,31 @@ class Pipeline:
         return ctx
 
     # ---- answering -------------------------------------------------------------------------
+    @overload
+    def answer(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
+               stream: Literal[False] = False, settings: Settings | None = None, **overrides: Any) -> Answer: ...
+
+    @overload
+    def answer(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
+               stream: Literal[True], settings: Settings | None = None, **overrides: Any) -> AnswerStream: ...
+
     def answer(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
                stream: bool = False, settings: Settings | None = None, **overrides: Any) -> Answer | AnswerStream:
         """The lean context, answered. ``stream=True`` returns an AnswerStream (text as it arrives)."""
         t0 = time.perf_counter()
         s = self._settings(overrides, settings)
         ctx = self.retrieve(question, where=where, passages=passages, settings=s)
-        return self.answer_context(question, ctx, stream=stream, started=t0, settings=s)
+        if stream:
+            return self.answer_context(question, ctx, stream=True, started=t0, settings=s)
+        return self.answer_context(question, ctx, started=t0, settings=s)
+
+    @overload
+    def answer_context(self, question: str, ctx: Context, *, stream: Literal[False] = False,
+                       started: float | None = None, settings: Settings | None = None, **overrides: Any) -> Answer: ...
+
+    @overload
+    def answer_context(self, question: str, ctx: Context, *, stream: Literal[True], started: float | None = None,
+                       settings: Settings | None = None, **overrides: Any) -> AnswerStream: ...
 
     def answer_context(self, question: str, ctx: Context, *, stream: bool = False, started: float | None = None,
                        settings: Settings | None = None, **overrides: Any) -> Answer | AnswerStream:
@@ -438,7 +456,7 @@ def to_candidates(passages: Sequence[PassageInput]) -> list[Candidate]:
 
 def _fusion_config(s: Settings) -> FusionConfig:
     return FusionConfig(depth=s.candidate_depth, dense=s.dense, sentences=s.sentence_search, lexical=s.lexical,
-                        fusion=s.fusion, rrf_k=s.rrf_k, weights=tuple(s.fusion_weights),
+                        fusion=s.fusion, rrf_k=s.rrf_k, weights=s.fusion_weights,
                         bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
 
 

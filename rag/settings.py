@@ -168,8 +168,8 @@ class Settings(BaseSettings):
             "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(
-        default_factory=lambda: {"candidate_depth": 200, "llm_rerank_depth": 50, "token_budget": 8000,
-                                 "hop_budget": 8000, "max_passages": 50, "max_completion_tokens": 25_000},
+        default_factory=lambda: {"candidate_depth": 200.0, "llm_rerank_depth": 50.0, "token_budget": 8000.0,
+                                 "hop_budget": 8000.0, "max_passages": 50.0, "max_completion_tokens": 25_000.0},
         description="the largest value a request may ask for (checked after overrides are applied)")
     api_allow_backend_switch: bool = Field(
         False, description="let a request switch the answerer or reranker to another model backend "

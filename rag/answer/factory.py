@@ -32,6 +32,8 @@ def make_answerer(s: Settings, *, count: Callable[[str], int]) -> Answerer:
     if kind == "extractive":
         return ExtractiveAnswerer(count=count, max_sentences=s.extractive_sentences)
     key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+    url: str | None
+    temperature: float | None
     if kind == "local":
         model, url, temperature = local.MODEL_ALIAS, local.base_url(s), 0.0 if s.temperature is None else s.temperature
         key, version = "local", None

@@ -59,7 +59,7 @@ def _open_reasoning(name: str, max_output: int, prices: tuple[float, float, floa
                      max_output=max_output, **_prices(prices), **kw)
 
 
-def _prices(p: tuple[float, float, float]) -> dict[str, float]:
+def _prices(p: tuple[float, float, float]) -> dict[str, Any]:
     return {"price_input": p[0], "price_cached": p[1], "price_output": p[2]}
 
 

@@ -92,7 +92,7 @@ class OpenAIAnswerer:
             # Our own retry loop (below) owns retries, so that they are counted and Retry-After is capped.
             common: dict[str, Any] = {"api_key": c.api_key or "not-needed", "timeout": c.timeout, "max_retries": 0}
             if c.api_version:
-                self._client = openai.AzureOpenAI(azure_endpoint=c.base_url, api_version=c.api_version, **common)
+                self._client = openai.AzureOpenAI(azure_endpoint=c.base_url or "", api_version=c.api_version, **common)
             else:
                 self._client = openai.OpenAI(base_url=c.base_url, **common)
         return self._client
@@ -116,7 +116,9 @@ class OpenAIAnswerer:
 
     # ---- answering ---------------------------------------------------------------------------
     def answer(self, question: str, context: Context) -> Answer:
-        return _last(self._answer(question, context, stream=False))
+        done = _last(self._answer(question, context, stream=False))
+        assert isinstance(done, Answer)  # a stream's last item is its Answer
+        return done
 
     def stream(self, question: str, context: Context) -> Iterator[str | Answer]:
         """Yields the visible answer as it arrives, then the finished ``Answer``."""
@@ -125,6 +127,7 @@ class OpenAIAnswerer:
     def complete(self, messages: list[dict[str, str]]) -> Completion:
         """One plain completion (used by the LLM reranker): text, reasoning, usage, cost."""
         done = _last(self.run(messages, stream=False))
+        assert isinstance(done, Completion)
         self._check_length(done)
         return done
 

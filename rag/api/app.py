@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -189,7 +189,7 @@ def ceiling_errors(operator: Settings, resolved: Settings, requested: dict[str, 
 def _adapter(key: str) -> TypeAdapter:
     info = Settings.model_fields[key]
     kind = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation  # type: ignore[valid-type]
-    return TypeAdapter(kind)
+    return TypeAdapter(cast(Any, kind))
 
 
 def _strict_error(key: str, value: Any) -> str | None:

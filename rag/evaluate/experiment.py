@@ -147,7 +147,7 @@ def load_questions(dataset: dict[str, Any], base: Path = Path(".")) -> list[Ques
 
 
 def environment(settings: Settings) -> dict[str, Any]:
-    pkgs = {}
+    pkgs: dict[str, str | None] = {}
     for name in ("leanrag", "chromadb", "sentence-transformers", "torch", "openai", "tiktoken", "bm25s", "ranx"):
         try:
             pkgs[name] = importlib.metadata.version(name)
@@ -282,7 +282,7 @@ def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] |
 
     questions = load_questions(spec.dataset, base)
     store = spec.dataset.get("store")
-    root = Settings(**({"store_path": str(base / store)} if store else {}))
+    root = Settings(store_path=base / store) if store else Settings()
     (out / "spec.json").write_text(json.dumps(redact_settings(spec.__dict__), indent=2, default=str))
     if not (out / "environment.json").exists():
         (out / "environment.json").write_text(json.dumps(environment(root), indent=2))

@@ -104,7 +104,7 @@ def within_slope(rows: list[dict[str, Any]], key: str) -> float | None:
     for pts in by_q.values():
         if len(pts) < 2:
             continue
-        mx, my = np.mean([x for x, _ in pts]), np.mean([y for _, y in pts])
+        mx, my = float(np.mean([x for x, _ in pts])), float(np.mean([y for _, y in pts]))
         sxy += sum((x - mx) * (y - my) for x, y in pts)
         sxx += sum((x - mx) ** 2 for x, _ in pts)
     return 1000 * sxy / sxx if sxx > 0 else None
@@ -130,7 +130,7 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
         added = float(np.mean([res[q]["context_tokens"] - by[lean][q]["context_tokens"] for q in qids])) if qids else 0
         pairs = [q for q in qids if res[q].get(metric) is not None and by[lean][q].get(metric) is not None]
         acc = paired_bootstrap([by[lean][q][metric] for q in pairs], [res[q][metric] for q in pairs])
-        row = {"config": name, "baseline": lean, "added_context_tokens": added, "metric": metric,
+        row: dict[str, Any] = {"config": name, "baseline": lean, "added_context_tokens": added, "metric": metric,
                "metric_change": acc["diff"], "low": acc["low"], "high": acc["high"],
                "equal_accuracy": bool(acc["low"] <= 0 <= acc["high"])}
         for key in COST_KEYS:
@@ -202,7 +202,7 @@ def write_report(run: Path, metric: str | None = None) -> Path:
         if not pts or (ykey not in (metric, context_metric) and not any(y for _, y, _ in pts)):
             continue
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts])
+        ax.scatter([float(p[0]) for p in pts], [float(p[1] or 0.0) for p in pts])  # None was filtered out
         for x, y, c in pts:
             ax.annotate(c, (x, y), fontsize=6, alpha=0.8)
         ax.set_xlabel("context tokens (median)")

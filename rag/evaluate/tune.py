@@ -85,7 +85,8 @@ def run_tune(spec: Spec, out: Path, *, base: Path = Path("."), progress: bool = 
     test_rows = summarize(rows, [DEFAULTS, TUNED])
     by = {(r["config"], r["qid"]): r.get(objective) for r in rows}
     qids = [q for (c, q), v in by.items() if c == DEFAULTS and v is not None and by.get((TUNED, q)) is not None]
-    effect = paired_bootstrap([by[(DEFAULTS, q)] for q in qids], [by[(TUNED, q)] for q in qids])
+    effect = paired_bootstrap([float(by[(DEFAULTS, q)] or 0.0) for q in qids],  # None was filtered out
+                              [float(by[(TUNED, q)] or 0.0) for q in qids])
     (out / "best.toml").write_text(_toml(overrides), encoding="utf-8")
     report = _report(out, spec, objective, ceiling, best, overrides, train_rows, test_rows, effect)
     return TuneResult(best["config"], overrides, train_rows, test_rows, effect, report)

@@ -65,11 +65,11 @@ class Embedder:
     def max_tokens(self) -> int:
         """Longest input, in tokens without the special ones, that the model sees untruncated."""
         special = self.tokenizer.num_special_tokens_to_add(pair=False)
-        return int(self.model.max_seq_length) - special
+        return int(self.model.max_seq_length or 512) - special
 
     @cached_property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        return int(self.model.get_embedding_dimension() or 0)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -164,7 +165,7 @@ def ingest_documents(documents: Sequence[Document], *, settings: Settings, embed
         for doc in documents:
             h = hashlib.sha256(repr(sorted(run.params.items())).encode())
             h.update(f"{doc.id}\0{doc.title}\0{doc.text}".encode())
-            run.plan(doc.source, h.hexdigest()[:32], lambda doc=doc: [doc])
+            run.plan(doc.source, h.hexdigest()[:32], partial(list, [doc]))
         run.finish(progress=False)
     report.seconds = time.perf_counter() - t0
     return report

@@ -116,8 +116,9 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
             lists[2].append(cid)
             scores[2][cid] = sc
             if cid not in found:
-                c = snap.chunks[row]
-                found[cid] = Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end)
+                chunk = snap.chunks[row]
+                found[cid] = Candidate(chunk.id, chunk.text, chunk.doc_id, chunk.source, chunk.title, chunk.start,
+                                       chunk.end)
             found[cid].scores.update({"lexical": sc, "lexical_rank": float(rank)})
     missing = [cid for cid in lists[1] if cid not in found]
     if missing:
@@ -129,7 +130,7 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
         found[cid].scores.update({"sentence": scores[1][cid], "sentence_rank": float(r)})
     fused = fuse(lists, scores, cfg)
     ranked = sorted(found.values(), key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
-    for c in ranked:
-        c.scores["fused"] = fused.get(c.id, 0.0)
-        c.score = c.scores["fused"]
+    for cand in ranked:
+        cand.scores["fused"] = fused.get(cand.id, 0.0)
+        cand.score = cand.scores["fused"]
     return ranked

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -145,7 +146,7 @@ def sentence_features(q: QuestionView, title: str, text: str, ev: Evidence, p_sc
     return rows
 
 
-def _tf(tokens: list[str]) -> dict[str, int]:
+def _tf(tokens: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for t in tokens:
         out[t] = out.get(t, 0) + 1

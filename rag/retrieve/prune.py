@@ -194,7 +194,7 @@ class Pruner:
 
     def _mmr(self, items: list[Item]) -> list[Item]:
         lam = float(self.cfg.mmr_lambda or 0.0)
-        rest, order = list(items), []
+        rest, order = list(items), list[Item]()
         while rest:
             def value(it: Item) -> float:
                 if not order or it.vector is None:
