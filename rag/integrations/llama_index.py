@@ -1,0 +1,63 @@
+"""LlamaIndex faces: ``LeanPostprocessor`` (a node postprocessor for any query engine: its nodes in, the
+lean subset out) and ``LeanRetriever`` (a leanrag store as a retriever).
+
+    >>> engine = index.as_query_engine(node_postprocessors=[LeanPostprocessor(pipeline=p)])  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from pydantic import Field
+
+from rag.errors import InputError
+from rag.integrations.passages import as_passages, lean_metadata, position
+from rag.pipeline import Pipeline
+from rag.tokens import seed_cache
+
+# LlamaIndex counts tokens with tiktoken's cl100k_base and would download it on first use: offline
+# machines get the packaged copy, as leanrag's own counts do.
+seed_cache("cl100k_base")
+
+
+class LeanPostprocessor(BaseNodePostprocessor):
+    """Reranks and prunes a query engine's nodes; kept nodes carry the kept text and leanrag's metadata."""
+
+    pipeline: Pipeline
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LeanPostprocessor"
+
+    def _postprocess_nodes(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+                           ) -> list[NodeWithScore]:
+        if query_bundle is None:
+            raise InputError("LeanPostprocessor needs the query (query_str or query_bundle)")
+        if not nodes:
+            return []
+        ctx = self.pipeline.retrieve(query_bundle.query_str, passages=as_passages(
+            [n.node.get_content() for n in nodes], [n.node.metadata for n in nodes]), **self.overrides)
+        out = []
+        for p in ctx.passages:
+            original = nodes[position(p)].node
+            node = TextNode(text=p.text, id_=original.node_id, metadata={**original.metadata, **lean_metadata(p, ctx)})
+            out.append(NodeWithScore(node=node, score=p.score))
+        return out
+
+
+class LeanRetriever(BaseRetriever):
+    """The lean context of a leanrag store as LlamaIndex nodes."""
+
+    def __init__(self, pipeline: Pipeline, **overrides: Any) -> None:
+        super().__init__()
+        self.pipeline, self.overrides = pipeline, overrides
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        ctx = self.pipeline.retrieve(query_bundle.query_str, **self.overrides)
+        return [NodeWithScore(node=TextNode(text=p.text, id_=p.id, metadata={"source": p.source, "title": p.title,
+                                                                              **lean_metadata(p, ctx)}),
+                              score=p.score)
+                for p in ctx.passages]

@@ -1,0 +1,26 @@
+"""The translation both framework faces share: their documents in as caller passages, and leanrag's
+kept passages out as metadata they can carry."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rag.types import Context, Passage
+
+
+def as_passages(texts: Sequence[str], metadata: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Caller passages keyed by position (a framework's own ids may repeat or be missing)."""
+    return [{"id": f"p{i}", "text": text, "source": str(meta.get("source") or meta.get("file_name") or ""),
+             "title": str(meta.get("title") or "")}
+            for i, (text, meta) in enumerate(zip(texts, metadata, strict=True))]
+
+
+def position(p: Passage) -> int:
+    """Which input a kept passage came from (see ``as_passages``)."""
+    return int(p.id[1:])
+
+
+def lean_metadata(p: Passage, ctx: Context) -> dict[str, Any]:
+    """What leanrag adds to a kept document's metadata: its score, kept character spans, and why it stayed."""
+    return {"leanrag_id": p.doc_id or p.id, "leanrag_score": round(p.score, 4), "leanrag_spans": p.spans,
+            "leanrag_tokens": p.tokens, "leanrag_kept": ctx.trace.stop_reason or "kept by rerank and prune"}
