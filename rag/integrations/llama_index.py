@@ -10,11 +10,12 @@ from typing import Any
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rag.errors import InputError
-from rag.integrations.passages import as_passages, lean_metadata, position
+from rag.integrations.passages import as_passages, lean_metadata, position, resolve_pipeline
 from rag.pipeline import Pipeline
+from rag.settings import Settings
 from rag.tokens import seed_cache
 
 # LlamaIndex counts tokens with tiktoken's cl100k_base and would download it on first use: offline
@@ -23,10 +24,17 @@ seed_cache("cl100k_base")
 
 
 class LeanPostprocessor(BaseNodePostprocessor):
-    """Reranks and prunes a query engine's nodes; kept nodes carry the kept text and leanrag's metadata."""
+    """Reranks and prunes a query engine's nodes; kept nodes carry the kept text and leanrag's metadata.
+    Built with ``pipeline=`` or ``settings=``."""
 
-    pipeline: Pipeline
+    pipeline: Pipeline | None = None
+    settings: Settings | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_pipeline(self) -> LeanPostprocessor:
+        self.pipeline = resolve_pipeline(self.pipeline, self.settings)
+        return self
 
     @classmethod
     def class_name(cls) -> str:
@@ -38,6 +46,7 @@ class LeanPostprocessor(BaseNodePostprocessor):
             raise InputError("LeanPostprocessor needs the query (query_str or query_bundle)")
         if not nodes:
             return []
+        assert self.pipeline is not None  # set by the validator
         ctx = self.pipeline.retrieve(query_bundle.query_str, passages=as_passages(
             [n.node.get_content() for n in nodes], [n.node.metadata for n in nodes]), **self.overrides)
         out = []
@@ -51,9 +60,10 @@ class LeanPostprocessor(BaseNodePostprocessor):
 class LeanRetriever(BaseRetriever):
     """The lean context of a leanrag store as LlamaIndex nodes."""
 
-    def __init__(self, pipeline: Pipeline, **overrides: Any) -> None:
+    def __init__(self, pipeline: Pipeline | None = None, *, settings: Settings | None = None,
+                 overrides: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.pipeline, self.overrides = pipeline, overrides
+        self.pipeline, self.overrides = resolve_pipeline(pipeline, settings), overrides or {}
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         ctx = self.pipeline.retrieve(query_bundle.query_str, **self.overrides)

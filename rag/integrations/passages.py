@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rag.pipeline import Pipeline
+from rag.settings import Settings
 from rag.types import Context, Passage
+
+
+def resolve_pipeline(pipeline: Pipeline | None, settings: Settings | None) -> Pipeline:
+    """A face is built with ``pipeline=`` (shared, already loaded) or ``settings=`` (its own pipeline)."""
+    if pipeline is not None and settings is not None:
+        raise ValueError("give pipeline= or settings=, not both")
+    return pipeline if pipeline is not None else Pipeline(settings or Settings())
 
 
 def as_passages(texts: Sequence[str], metadata: Sequence[dict[str, Any]]) -> list[dict[str, str]]:

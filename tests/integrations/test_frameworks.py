@@ -126,5 +126,17 @@ def test_llama_index_postprocessor_in_a_query_engine(pipeline: Pipeline, embedde
     assert post.postprocess_nodes([], query_str=QUESTION) == []
     odd = [NodeWithScore(node=TextNode(text="  ", id_="a")), NodeWithScore(node=TextNode(text="Bread.", id_="a"))]
     assert len(post.postprocess_nodes(odd, query_bundle=QueryBundle(QUESTION))) == 1
-    found = LeanRetriever(pipeline).retrieve(QUESTION)
+    found = LeanRetriever(pipeline=pipeline).retrieve(QUESTION)
     assert found and "leaves" in found[0].node.get_content()
+
+
+def test_faces_take_pipeline_or_settings(tmp_path, pipeline: Pipeline) -> None:
+    from rag.integrations.llama_index import LeanPostprocessor, LeanRetriever
+
+    s = Settings(store_path=tmp_path / "own", token_budget=40)
+    for face in (LeanCompressor(settings=s), LCLeanRetriever(settings=s), LeanPostprocessor(settings=s)):
+        assert face.pipeline is not None and face.pipeline.settings.token_budget == 40
+    assert LeanRetriever(settings=s).pipeline.settings.token_budget == 40
+    assert LeanCompressor(pipeline=pipeline).pipeline is pipeline
+    with pytest.raises(ValueError, match="not both"):
+        LeanCompressor(pipeline=pipeline, settings=s)
