@@ -26,12 +26,14 @@ from typing import Annotated, Any, cast
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
+from rag.api.metrics import Metrics, RequestLog
 from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
@@ -43,7 +45,9 @@ from rag.types import Answer, Document
 
 log = logging.getLogger(__name__)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
-SETTINGS_ENV = "RAG_SERVE_SETTINGS"  # how `rag serve` hands its settings to worker processes
+SETTINGS_ENV = "RAG_SERVE_SETTINGS"
+ROUTES = {"/v1/answer", "/v1/retrieve", "/v1/chat/completions", "/v1/ingest", "/metrics", "/healthz", "/readyz",
+          "/docs", "/openapi.json"}  # how `rag serve` hands its settings to worker processes
 
 
 class Service:
@@ -235,9 +239,18 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
                   description="Lean-context RAG: only the passages that matter reach the model.")
     app.state.service = svc
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    metrics = Metrics(ROUTES)
+    metrics.gauge("leanrag_model_calls_in_flight", "Model calls holding a slot",
+                  lambda: settings.api_max_concurrent_llm - svc.slots._value)  # type: ignore[attr-defined]
+    metrics.gauge("leanrag_retrievals_in_flight", "Retrievals holding a slot",
+                  lambda: settings.api_max_concurrent_retrievals - svc.retrievals._value)  # type: ignore[attr-defined]
+    metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
+                  lambda: svc.pipeline._evidence_bytes)
+    app.state.metrics = metrics
     if settings.api_key is None:  # loopback without keys: only requests addressed to loopback by name
         app.add_middleware(LoopbackHost, allowed=_loopback_names(settings.api_host))
     _handlers(app)
+    app.add_middleware(RequestLog, metrics=metrics)  # outermost: counts every answer, refusals included
 
     def _matches(creds: HTTPAuthorizationCredentials | None, *keys: SecretStr | None) -> bool:
         given = (creds.credentials if creds else "").strip().encode()
@@ -262,6 +275,11 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
             raise HTTPException(403, "ingest needs the admin token (RAG_API_ADMIN_KEY)")
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
+    @app.get("/metrics", tags=["service"], dependencies=[Depends(user)])
+    def scrape() -> Response:
+        """Prometheus text format: requests, latency, stage times, context and model tokens, cost, slots."""
+        return Response(metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, Any]:
         return {"status": "ok"}
@@ -285,6 +303,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     def retrieve(req: RetrieveRequest) -> JSONResponse:
         """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
         ctx = run(req, svc.pipeline.retrieve, answering=False)
+        metrics.context(ctx)
         return JSONResponse(ctx.to_dict())  # already plain JSON: skip FastAPI's slower re-encoding
 
     @app.post("/v1/answer", tags=["rag"], dependencies=[Depends(user)])
@@ -292,6 +311,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         """{answer, citations, context, usage, cost, timings, trace}."""
         ans = run(req, svc.pipeline.answer, answering=True)
         assert isinstance(ans, Answer)
+        metrics.answer(ans)
         out = ans.to_dict()
         out["trace"] = out["context"]["trace"]
         return JSONResponse(out)
@@ -306,6 +326,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
         if not req.stream:
             with svc.retrieval_slot(), svc.model_slot(needed):
                 ans = svc.pipeline.answer(question, settings=s)
+            metrics.answer(ans)
             assert isinstance(ans, Answer)
             return _completion(ans, req.model)
         if needed:
