@@ -114,6 +114,11 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
     settings = _settings(args, **_retrieve_overrides(args))
     ctx = Pipeline(settings).retrieve(args.question, where=_where(args))
+    if args.html:
+        from rag.tracepage import render
+
+        Path(args.html).write_text(render(ctx), encoding="utf-8")
+        print(f"trace page written to {args.html}", file=sys.stderr)
     _emit(args, ctx.to_dict(), lambda: _context_text(ctx, args.show_dropped))
     return 0
 
@@ -320,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("retrieve", help="the lean context for a question, with its trace")
     _retrieval_args(p)
+    p.add_argument("--html", metavar="FILE", help="also write the trace as one self-contained HTML page")
     p.set_defaults(func=cmd_retrieve)
 
     p = sub.add_parser("ask", help="answer a question from the lean context, with usage and cost")
