@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -45,9 +45,9 @@ from rag.types import Answer, Document
 
 log = logging.getLogger(__name__)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
-SETTINGS_ENV = "RAG_SERVE_SETTINGS"
+SETTINGS_ENV = "RAG_SERVE_SETTINGS"  # how `rag serve` hands its settings to worker processes
 ROUTES = {"/v1/answer", "/v1/retrieve", "/v1/chat/completions", "/v1/ingest", "/metrics", "/healthz", "/readyz",
-          "/docs", "/openapi.json"}  # how `rag serve` hands its settings to worker processes
+          "/docs", "/openapi.json"}
 
 
 class Service:
@@ -60,6 +60,14 @@ class Service:
         self.retrievals = threading.BoundedSemaphore(settings.api_max_concurrent_retrievals)
         self.ready = threading.Event()
         self.error: str | None = None
+        self.metrics = Metrics(ROUTES)
+        self.metrics.gauge("leanrag_model_calls_in_flight", "Model calls holding a slot",
+                           lambda: settings.api_max_concurrent_llm - self.slots._value)  # type: ignore[attr-defined]
+        self.metrics.gauge("leanrag_retrievals_in_flight", "Retrievals holding a slot",
+                           lambda: settings.api_max_concurrent_retrievals
+                           - self.retrievals._value)  # type: ignore[attr-defined]
+        self.metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
+                           lambda: self.pipeline._evidence_bytes)
 
     def load(self) -> None:
         """Load every model once, before the service says it is ready."""
@@ -153,6 +161,14 @@ class Service:
                                              f"{sentences} sentences of passages; at most {limit}")])
         return passages
 
+    def run(self, req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
+        """A /v1 retrieve or answer call: ready, settings within the ceilings, input bounded, slots held."""
+        self.require_ready()
+        s = self.overrides(req.overrides)
+        question, passages = self.check_question(req.question), self.check_passages(_passages(req))
+        with self.retrieval_slot(), self.model_slot(self.needs_model(s, answering=answering)):
+            return call(question, where=req.filters or None, passages=passages, settings=s)
+
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:
         if not question.strip():
             raise HTTPException(422, [_error(field, "the question is empty")])
@@ -226,139 +242,158 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     if problems:
         raise ValueError("; ".join(problems))
     svc = Service(settings, pipeline)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202
-        # Loading runs beside the server so that /healthz answers while /readyz says "not yet".
-        threading.Thread(target=svc.load, name="leanrag-load", daemon=True).start()
-        yield
-        if "_store" in svc.pipeline.__dict__:
-            svc.pipeline.store().release_serving()
-
-    app = FastAPI(title="leanrag", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="leanrag", version="0.1.0", lifespan=_lifespan,
                   description="Lean-context RAG: only the passages that matter reach the model.")
     app.state.service = svc
+    app.state.metrics = svc.metrics
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
-    metrics = Metrics(ROUTES)
-    metrics.gauge("leanrag_model_calls_in_flight", "Model calls holding a slot",
-                  lambda: settings.api_max_concurrent_llm - svc.slots._value)  # type: ignore[attr-defined]
-    metrics.gauge("leanrag_retrievals_in_flight", "Retrievals holding a slot",
-                  lambda: settings.api_max_concurrent_retrievals - svc.retrievals._value)  # type: ignore[attr-defined]
-    metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
-                  lambda: svc.pipeline._evidence_bytes)
-    app.state.metrics = metrics
     if settings.api_key is None:  # loopback without keys: only requests addressed to loopback by name
         app.add_middleware(LoopbackHost, allowed=_loopback_names(settings.api_host))
     _handlers(app)
-    app.add_middleware(RequestLog, metrics=metrics)  # outermost: counts every answer, refusals included
+    app.add_middleware(RequestLog, metrics=svc.metrics)  # outermost: counts every answer, refusals included
+    for router in (open_routes, user_routes, admin_routes):
+        app.include_router(router)
+    return app
 
-    def _matches(creds: HTTPAuthorizationCredentials | None, *keys: SecretStr | None) -> bool:
-        given = (creds.credentials if creds else "").strip().encode()
-        if not given:  # an empty bearer token never matches, whatever the keys are
-            return False
-        return any(k is not None and hmac.compare_digest(given, k.get_secret_value().encode()) for k in keys)
 
-    def user(creds: Credentials) -> None:
-        if settings.api_key is not None and not _matches(creds, settings.api_key, settings.api_admin_key):
-            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+@asynccontextmanager
+async def _lifespan(app: FastAPI):  # noqa: ANN202
+    svc: Service = app.state.service
+    # Loading runs beside the server so that /healthz answers while /readyz says "not yet".
+    threading.Thread(target=svc.load, name="leanrag-load", daemon=True).start()
+    yield
+    if "_store" in svc.pipeline.__dict__:
+        svc.pipeline.store().release_serving()
 
-    def admin(creds: Credentials) -> None:
-        key = settings.api_admin_key or settings.api_key
-        if key is None:
-            if settings.api_open_ingest:
-                return
-            raise HTTPException(403, "ingest is closed on a service without keys: set RAG_API_ADMIN_KEY, or "
-                                     "RAG_API_OPEN_INGEST=true to let loopback clients write")
-        if _matches(creds, key):
-            return
-        if settings.api_key is not None and _matches(creds, settings.api_key):
-            raise HTTPException(403, "ingest needs the admin token (RAG_API_ADMIN_KEY)")
+
+# ---- routes: module-level, each given the app's Service through a dependency -----------------------
+def service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+Svc = Annotated[Service, Depends(service)]
+
+
+def _matches(creds: HTTPAuthorizationCredentials | None, *keys: SecretStr | None) -> bool:
+    given = (creds.credentials if creds else "").strip().encode()
+    if not given:  # an empty bearer token never matches, whatever the keys are
+        return False
+    return any(k is not None and hmac.compare_digest(given, k.get_secret_value().encode()) for k in keys)
+
+
+def user(svc: Svc, creds: Credentials) -> None:
+    s = svc.settings
+    if s.api_key is not None and not _matches(creds, s.api_key, s.api_admin_key):
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    @app.get("/metrics", tags=["service"], dependencies=[Depends(user)])
-    def scrape() -> Response:
-        """Prometheus text format: requests, latency, stage times, context and model tokens, cost, slots."""
-        return Response(metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz", tags=["service"])
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok"}
+def admin(svc: Svc, creds: Credentials) -> None:
+    s = svc.settings
+    key = s.api_admin_key or s.api_key
+    if key is None:
+        if s.api_open_ingest:
+            return
+        raise HTTPException(403, "ingest is closed on a service without keys: set RAG_API_ADMIN_KEY, or "
+                                 "RAG_API_OPEN_INGEST=true to let loopback clients write")
+    if _matches(creds, key):
+        return
+    if s.api_key is not None and _matches(creds, s.api_key):
+        raise HTTPException(403, "ingest needs the admin token (RAG_API_ADMIN_KEY)")
+    raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-    @app.get("/readyz", tags=["service"])
-    def readyz() -> JSONResponse:
-        if svc.ready.is_set():
-            return JSONResponse({"ready": True})
-        # unauthenticated: the reason (paths, hosts) is in the service log, not on the wire
-        detail = "loading failed; see the service log" if svc.error else "loading models"
-        return JSONResponse({"ready": False, "detail": detail}, status_code=503)
 
-    def run(req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
-        svc.require_ready()
-        s = svc.overrides(req.overrides)
-        question, passages = svc.check_question(req.question), svc.check_passages(_passages(req))
-        with svc.retrieval_slot(), svc.model_slot(svc.needs_model(s, answering=answering)):
-            return call(question, where=req.filters or None, passages=passages, settings=s)
+open_routes = APIRouter(tags=["service"])
+user_routes = APIRouter(dependencies=[Depends(user)])
+admin_routes = APIRouter(dependencies=[Depends(admin)], tags=["admin"])
 
-    @app.post("/v1/retrieve", tags=["rag"], dependencies=[Depends(user)])
-    def retrieve(req: RetrieveRequest) -> JSONResponse:
-        """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
-        ctx = run(req, svc.pipeline.retrieve, answering=False)
-        metrics.context(ctx)
-        return JSONResponse(ctx.to_dict())  # already plain JSON: skip FastAPI's slower re-encoding
 
-    @app.post("/v1/answer", tags=["rag"], dependencies=[Depends(user)])
-    def answer(req: AnswerRequest) -> JSONResponse:
-        """{answer, citations, context, usage, cost, timings, trace}."""
-        ans = run(req, svc.pipeline.answer, answering=True)
-        assert isinstance(ans, Answer)
-        metrics.answer(ans)
-        out = ans.to_dict()
-        out["trace"] = out["context"]["trace"]
-        return JSONResponse(out)
+@open_routes.get("/healthz")
+def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
 
-    @app.post("/v1/chat/completions", tags=["openai"], dependencies=[Depends(user)])
-    def chat(req: ChatRequest) -> Any:
-        """OpenAI-compatible: the last user message is the question; the lean context is injected."""
-        svc.require_ready()
-        question = svc.check_question(_last_user_text(req), ("body", "messages"))
-        s = svc.overrides(_chat_overrides(req), "messages")
-        needed = svc.needs_model(s, answering=True)
-        if not req.stream:
-            with svc.retrieval_slot(), svc.model_slot(needed):
-                ans = svc.pipeline.answer(question, settings=s)
-            metrics.answer(ans)
-            assert isinstance(ans, Answer)
-            return _completion(ans, req.model)
-        if needed:
-            svc.acquire()
-        release = _Once(svc.slots.release if needed else None)
-        try:
-            with svc.retrieval_slot():
-                stream = svc.pipeline.answer(question, stream=True, settings=s)
-                pieces = iter(stream)
-                first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
-        except BaseException:
-            release()
-            raise
-        release.also(lambda: _close(pieces))  # a dropped client frees the upstream connection too
+
+@open_routes.get("/readyz")
+def readyz(svc: Svc) -> JSONResponse:
+    if svc.ready.is_set():
+        return JSONResponse({"ready": True})
+    # unauthenticated: the reason (paths, hosts) is in the service log, not on the wire
+    detail = "loading failed; see the service log" if svc.error else "loading models"
+    return JSONResponse({"ready": False, "detail": detail}, status_code=503)
+
+
+@user_routes.get("/metrics", tags=["service"])
+def scrape(svc: Svc) -> Response:
+    """Prometheus text format: requests, latency, stage times, context and model tokens, cost, slots."""
+    return Response(svc.metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
+
+
+@user_routes.post("/v1/retrieve", tags=["rag"])
+def retrieve(req: RetrieveRequest, svc: Svc) -> JSONResponse:
+    """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
+    ctx = svc.run(req, svc.pipeline.retrieve, answering=False)
+    svc.metrics.context(ctx)
+    return JSONResponse(ctx.to_dict())  # already plain JSON: skip FastAPI's slower re-encoding
+
+
+@user_routes.post("/v1/answer", tags=["rag"])
+def answer(req: AnswerRequest, svc: Svc) -> JSONResponse:
+    """{answer, citations, context, usage, cost, timings, trace}."""
+    ans = svc.run(req, svc.pipeline.answer, answering=True)
+    assert isinstance(ans, Answer)
+    svc.metrics.answer(ans)
+    out = ans.to_dict()
+    out["trace"] = out["context"]["trace"]
+    return JSONResponse(out)
+
+
+@user_routes.post("/v1/chat/completions", tags=["openai"])
+def chat(req: ChatRequest, svc: Svc) -> Any:
+    """OpenAI-compatible: the last user message is the question; the lean context is injected."""
+    svc.require_ready()
+    question = svc.check_question(_last_user_text(req), ("body", "messages"))
+    s = svc.overrides(_chat_overrides(req), "messages")
+    needed = svc.needs_model(s, answering=True)
+    if req.stream:
         include_usage = bool((req.stream_options or {}).get("include_usage"))
-        deadline = time.monotonic() + settings.api_stream_max_seconds
-        return _ReleasingStream(_sse(stream, first, pieces, req.model, include_usage, deadline), release)
+        return _stream_chat(svc, question, s, needed, model=req.model, include_usage=include_usage)
+    with svc.retrieval_slot(), svc.model_slot(needed):
+        ans = svc.pipeline.answer(question, settings=s)
+    svc.metrics.answer(ans)
+    return _completion(ans, req.model)
 
-    @app.post("/v1/ingest", tags=["admin"], dependencies=[Depends(admin)])
-    def ingest(req: IngestRequest) -> dict[str, Any]:
-        """Add or update documents (each replaces its earlier version with the same id or source)."""
-        svc.require_ready()
-        if len(req.documents) > settings.api_max_documents:
-            raise HTTPException(413, f"at most {settings.api_max_documents} documents per request")
-        ids = [d.id for d in req.documents]
-        if len(set(ids)) != len(ids):
-            raise HTTPException(422, [_error(("body", "documents"), "document ids must be unique")])
-        docs = [Document(id=d.id, source=d.source or f"api:{d.id}", title=d.title, text=d.text)
-                for d in req.documents]
-        return svc.pipeline.ingest_documents(docs).to_dict()
 
-    return app
+def _stream_chat(svc: Service, question: str, s: Settings, needed: bool, *, model: str,
+                 include_usage: bool) -> _ReleasingStream:
+    """The model slot is taken here and given back exactly once, however the stream ends."""
+    if needed:
+        svc.acquire()
+    release = _Once(svc.slots.release if needed else None)
+    try:
+        with svc.retrieval_slot():
+            stream = svc.pipeline.answer(question, stream=True, settings=s)
+            pieces = iter(stream)
+            first = next(pieces, None)  # retrieval and the model request happen here: errors get a status
+    except BaseException:
+        release()
+        raise
+    release.also(lambda: _close(pieces))  # a dropped client frees the upstream connection too
+    deadline = time.monotonic() + svc.settings.api_stream_max_seconds
+    return _ReleasingStream(_sse(stream, first, pieces, model, include_usage, deadline), release)
+
+
+@admin_routes.post("/v1/ingest")
+def ingest(req: IngestRequest, svc: Svc) -> dict[str, Any]:
+    """Add or update documents (each replaces its earlier version with the same id or source)."""
+    svc.require_ready()
+    limit = svc.settings.api_max_documents
+    if len(req.documents) > limit:
+        raise HTTPException(413, f"at most {limit} documents per request")
+    ids = [d.id for d in req.documents]
+    if len(set(ids)) != len(ids):
+        raise HTTPException(422, [_error(("body", "documents"), "document ids must be unique")])
+    docs = [Document(id=d.id, source=d.source or f"api:{d.id}", title=d.title, text=d.text)
+            for d in req.documents]
+    return svc.pipeline.ingest_documents(docs).to_dict()
 
 
 def _passages(req: RetrieveRequest) -> list[str | dict[str, Any]] | None:
