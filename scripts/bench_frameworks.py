@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from rag import Pipeline, Settings
@@ -41,6 +42,7 @@ def langchain_rows(questions, paras, embedder, pipeline) -> dict[str, list[tuple
 
     from rag.integrations.langchain import LeanCompressor
 
+    logging.getLogger("langchain_text_splitters").setLevel(logging.ERROR)  # "chunk longer than 300" per question
     class MiniLM(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return [v.tolist() for v in embedder.encode(texts)]
@@ -127,17 +129,19 @@ def main() -> None:
     embedder = Embedder(Settings().embedding_model)
     pipeline = Pipeline(Settings(store_path="/nonexistent/leanrag-bench-frameworks"), embedder=embedder)
     memo = Memo(embedder)
-    rows: dict[str, list[tuple[float, int]]] = {}
-    if "langchain" in args.only:
-        rows.update(langchain_rows(questions, paras, memo, pipeline))
-    if "llamaindex" in args.only:
-        rows.update(llama_rows(questions, paras, memo, pipeline))
     print(f"\nSQuAD v1.1 dev, {len(questions)} test questions over {len(paras)} paragraphs: gold answer kept")
-    print(f"{'configuration':58s} {'kept':>6s} {'median tok':>11s} {'p90 tok':>8s}")
+    print(f"{'configuration':58s} {'kept':>6s} {'median tok':>11s} {'p90 tok':>8s}", flush=True)
+    if "langchain" in args.only:
+        _table(langchain_rows(questions, paras, memo, pipeline))
+    if "llamaindex" in args.only:
+        _table(llama_rows(questions, paras, memo, pipeline))
+
+
+def _table(rows: dict[str, list[tuple[float, int]]]) -> None:
     for name, vals in rows.items():
         toks = [t for _, t in vals]
         print(f"{name:58s} {100 * sum(k for k, _ in vals) / len(vals):5.1f}% {median(toks):11.0f} "
-              f"{percentile(toks, .9):8.0f}")
+              f"{percentile(toks, .9):8.0f}", flush=True)
 
 
 if __name__ == "__main__":
