@@ -15,7 +15,8 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
@@ -179,15 +180,15 @@ class Pipeline:
         s = self._settings(overrides, settings)
         trace = Trace()
         ranked, vectors, qvec, idf, multi_hop = self._ranked(question, s, where, passages, trace)
-        t0 = time.perf_counter()
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
-        score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
-        trace.stages[-1].ms = round(trace.stages[-1].ms + (time.perf_counter() - t0) * 1000, 2)
+        with timed_stage(trace, "sentence scores", len(ranked), trace.stages[0].tokens_in,
+                         note="calibrated probability per sentence"):
+            score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
         count = self._counter(s)
         if multi_hop and s.hop_budget is not None:
             hop = multi_hop_settings(s)
-            trace.stages[-1].note += (f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, "
-                                      "score floors off")
+            next(st for st in trace.stages if st.name == "hop").note += (
+                f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors off")
             s = hop
         pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s))
         kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
@@ -262,48 +263,43 @@ class Pipeline:
             check_filter(where)
         if text_processing() != STEMMED:
             trace.warnings.append("lexical terms are unstemmed (PyStemmer missing): BM25 matches fewer forms")
-        t0 = time.perf_counter()
-        qvec = self.embedder.encode([question])[0]
-        if passages is not None:
-            candidates = to_candidates(passages)
-            evidence = self._evidence_computed(candidates)
-            idf = Idf.from_texts([embed_text(c.title, c.text) for c in candidates])
-            note = "passages supplied by the caller"
-        else:
-            store = self.store()
-            lexical = self._lexical(s) if s.lexical else None
-            candidates = first_stage(question, qvec, store, lexical, _fusion_config(s), where=where)
-            evidence = self._evidence_stored(candidates, store)
-            idf = _idf_of(lexical) if lexical is not None else Idf.from_texts([c.text for c in candidates])
-            note = f"{s.fusion} fusion of " + ", ".join(
-                n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
-        count = self._counter(s)
-        tokens = count("\n\n".join(c.text for c in candidates)) if candidates else 0
-        trace.stages.append(StageTrace("candidates", len(candidates), len(candidates), tokens, tokens,
-                                       round((time.perf_counter() - t0) * 1000, 2), note=note))
-        t0 = time.perf_counter()
-        reranker, warning = self._reranker(s)
-        if warning:
-            trace.warnings.append(warning)
-        scores = reranker.rerank(question, candidates, qvec=qvec, evidence=[evidence[c.id] for c in candidates],
-                                 idf=idf, trace=trace)
-        for c, sc in zip(candidates, scores, strict=True):
-            c.scores["rerank"] = sc
-            c.score = sc
-            c.sentences = evidence[c.id].spans
-        ranked = sorted(candidates, key=lambda c: -c.score)
-        trace.stages.append(StageTrace("rerank", len(candidates), len(ranked), tokens, tokens,
-                                       round((time.perf_counter() - t0) * 1000, 2), note=reranker.name))
+        with timed_stage(trace, "candidates", 0, 0) as stage:
+            qvec = self.embedder.encode([question])[0]
+            if passages is not None:
+                candidates = to_candidates(passages)
+                evidence = self._evidence_computed(candidates)
+                idf = Idf.from_texts([embed_text(c.title, c.text) for c in candidates])
+                stage.note = "passages supplied by the caller"
+            else:
+                store = self.store()
+                lexical = self._lexical(s) if s.lexical else None
+                candidates = first_stage(question, qvec, store, lexical, _fusion_config(s), where=where)
+                evidence = self._evidence_stored(candidates, store)
+                idf = _idf_of(lexical) if lexical is not None else Idf.from_texts([c.text for c in candidates])
+                stage.note = f"{s.fusion} fusion of " + ", ".join(
+                    n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
+            tokens = self._counter(s)("\n\n".join(c.text for c in candidates)) if candidates else 0
+            stage.n_out = len(candidates)
+            stage.tokens_in = stage.tokens_out = tokens
+        with timed_stage(trace, "rerank", len(candidates), tokens) as stage:
+            reranker, warning = self._reranker(s)
+            if warning:
+                trace.warnings.append(warning)
+            scores = reranker.rerank(question, candidates, qvec=qvec, idf=idf, trace=trace,
+                                     evidence=[evidence[c.id] for c in candidates])
+            for c, sc in zip(candidates, scores, strict=True):
+                c.scores["rerank"] = sc
+                c.score = sc
+                c.sentences = evidence[c.id].spans
+            ranked = sorted(candidates, key=lambda c: -c.score)
+            stage.note = reranker.name
         multi_hop = False
         if s.hop:
-            t0 = time.perf_counter()
-            lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
-            ranked.sort(key=lambda c: -c.score)
-            multi_hop = is_multi_hop(question, ranked, lifted)
-            trace.stages.append(StageTrace("hop", len(ranked), len(ranked), tokens, tokens,
-                                           round((time.perf_counter() - t0) * 1000, 2),
-                                           note=f"{len(lifted)} passage(s) lifted: "
-                                                + "; ".join(f"{d.id}: {d.reason}" for d in lifted)))
+            with timed_stage(trace, "hop", len(ranked), tokens) as stage:
+                lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
+                ranked.sort(key=lambda c: -c.score)
+                multi_hop = is_multi_hop(question, ranked, lifted)
+                stage.note = f"{len(lifted)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in lifted)
         return Ranked(ranked, evidence, qvec, idf, multi_hop)
 
     def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:
@@ -386,6 +382,19 @@ def _answer_key(s: Settings) -> str:
         if isinstance(value, SecretStr):
             data[name] = hashlib.blake2b(value.get_secret_value().encode(), digest_size=16).hexdigest()
     return json.dumps(data, sort_keys=True, default=str)
+
+
+@contextmanager
+def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "") -> Iterator[StageTrace]:
+    """A stage of the trace whose milliseconds are the time spent inside the ``with`` block; the block
+    may fill in its counts and note. Appended when the block ends, in the order stages ran."""
+    stage = StageTrace(name, n, n, tokens, tokens, 0.0, note=note)
+    t0 = time.perf_counter()
+    try:
+        yield stage
+    finally:
+        stage.ms = round((time.perf_counter() - t0) * 1000, 2)
+        trace.stages.append(stage)
 
 
 def multi_hop_settings(s: Settings) -> Settings:

@@ -77,7 +77,7 @@ def test_every_stage_can_be_switched_off(pipeline: Pipeline) -> None:
     off = pipeline.retrieve("How are reasoning tokens billed?", min_score=None, adaptive_cut=False, hop=False,
                             dedup_threshold=None, sentence_prune=False, token_budget=None, evidence_mass=None,
                             max_passages=None)
-    assert [s.name for s in off.trace.stages] == ["candidates", "rerank"]
+    assert [s.name for s in off.trace.stages] == ["candidates", "rerank", "sentence scores"]
     assert len(off.passages) == off.trace.stages[0].n_out
     lean = pipeline.retrieve("How are reasoning tokens billed?")
     assert lean.tokens < off.tokens
