@@ -279,7 +279,7 @@ class Pipeline:
                 stage.note = f"{s.fusion} fusion of " + ", ".join(
                     n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
             tokens = self._counter(s)("\n\n".join(c.text for c in candidates)) if candidates else 0
-            stage.n_out = len(candidates)
+            stage.n_in = stage.n_out = len(candidates)
             stage.tokens_in = stage.tokens_out = tokens
         with timed_stage(trace, "rerank", len(candidates), tokens) as stage:
             reranker, warning = self._reranker(s)

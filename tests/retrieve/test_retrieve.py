@@ -55,6 +55,8 @@ def test_trace_records_every_stage_and_serialises(pipeline: Pipeline) -> None:
     ctx = pipeline.retrieve("Which models accept only user and assistant messages?")
     names = [s.name for s in ctx.trace.stages]
     assert names[:2] == ["candidates", "rerank"] and "sentences" in names and "budget" in names
+    first = ctx.trace.stages[0]
+    assert first.n_in == first.n_out > 0 and first.tokens_in > 0  # the pool the later stages cut down
     dropped = [d for s in ctx.trace.stages for d in s.dropped]
     assert dropped and all(d.reason for d in dropped)
     data = json.loads(json.dumps(ctx.to_dict()))
