@@ -65,6 +65,7 @@ class Pipeline:
         self._evidence: OrderedDict[str, Evidence] = OrderedDict()
         self._evidence_bytes = 0
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
+        self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -120,7 +121,7 @@ class Pipeline:
     def _answerer(self, s: Settings) -> Answerer:
         key = _answer_key(s)
         with self._lock:
-            cache: OrderedDict[str, Answerer] = self.__dict__.setdefault("_answerers", OrderedDict())
+            cache = self._answerers
             if key in cache:
                 cache.move_to_end(key)
                 return cache[key]

@@ -129,18 +129,14 @@ class Service:
             self.slots.release()
 
     def acquire(self) -> None:
-        if not self.slots.acquire(timeout=self.settings.api_llm_queue_timeout):
-            raise HTTPException(429, f"too many concurrent model calls (api_max_concurrent_llm="
-                                     f"{self.settings.api_max_concurrent_llm}); retry shortly",
-                                headers={"Retry-After": "1"})
+        _take(self.slots, "model calls", "api_max_concurrent_llm", self.settings.api_max_concurrent_llm,
+              self.settings.api_llm_queue_timeout)
 
     @contextmanager
     def retrieval_slot(self) -> Iterator[None]:
         """Retrieval embeds and scores on this machine's cores: bounded like model calls."""
-        if not self.retrievals.acquire(timeout=self.settings.api_llm_queue_timeout):
-            raise HTTPException(429, f"too many concurrent retrievals (api_max_concurrent_retrievals="
-                                     f"{self.settings.api_max_concurrent_retrievals}); retry shortly",
-                                headers={"Retry-After": "1"})
+        _take(self.retrievals, "retrievals", "api_max_concurrent_retrievals",
+              self.settings.api_max_concurrent_retrievals, self.settings.api_llm_queue_timeout)
         try:
             yield
         finally:
@@ -176,6 +172,13 @@ class Service:
             raise HTTPException(422, [_error(field, f"the question is longer than "
                                                     f"{self.settings.api_max_question_chars} characters")])
         return question
+
+
+def _take(slots: threading.BoundedSemaphore, what: str, setting: str, limit: int, wait: float) -> None:
+    """One slot of ``slots``, waiting at most ``wait`` seconds, else a 429 the client can retry."""
+    if not slots.acquire(timeout=wait):
+        raise HTTPException(429, f"too many concurrent {what} ({setting}={limit}); retry shortly",
+                            headers={"Retry-After": "1"})
 
 
 _OFF_WHEN_NONE = {"hop_budget"}  # None switches the multi-hop budget off: cheaper, not unlimited

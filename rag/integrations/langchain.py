@@ -7,38 +7,15 @@ LCEL chain: any retriever's documents in, the lean subset out) and ``LeanRetriev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun, Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rag.integrations.passages import as_passages, lean_metadata, position, resolve_pipeline
-from rag.pipeline import Pipeline
-from rag.settings import Settings
+from rag.integrations.passages import LeanFace, as_passages, lean_metadata, position
 
 
-class _Face(BaseModel):
-    """``pipeline=`` or ``settings=``; either way ``self.pipeline`` is the one used."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    pipeline: Pipeline | None = None
-    settings: Settings | None = None
-    overrides: dict[str, Any] = Field(default_factory=dict, description="per-call settings, e.g. token_budget")
-
-    @model_validator(mode="after")
-    def _one_pipeline(self) -> _Face:
-        self.pipeline = resolve_pipeline(self.pipeline, self.settings)
-        return self
-
-    @property
-    def lean(self) -> Pipeline:
-        assert self.pipeline is not None  # set by the validator
-        return self.pipeline
-
-
-class LeanCompressor(_Face, BaseDocumentCompressor):
+class LeanCompressor(LeanFace, BaseDocumentCompressor):
     """Reranks and prunes the documents it is given (sentences, duplicates, the token budget). It returns
     fewer or shorter documents, never more text than it got, and never an empty list unless the
     pipeline's settings allow it (``allow_empty``)."""
@@ -58,7 +35,7 @@ class LeanCompressor(_Face, BaseDocumentCompressor):
         return out
 
 
-class LeanRetriever(_Face, BaseRetriever):
+class LeanRetriever(LeanFace, BaseRetriever):
     """The lean context of a leanrag store as LangChain documents."""
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun

@@ -10,10 +10,9 @@ from typing import Any
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-from pydantic import Field, model_validator
 
 from rag.errors import InputError
-from rag.integrations.passages import as_passages, lean_metadata, position, resolve_pipeline
+from rag.integrations.passages import LeanFace, as_passages, lean_metadata, position, resolve_pipeline
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.tokens import seed_cache
@@ -23,18 +22,9 @@ from rag.tokens import seed_cache
 seed_cache("cl100k_base")
 
 
-class LeanPostprocessor(BaseNodePostprocessor):
+class LeanPostprocessor(LeanFace, BaseNodePostprocessor):
     """Reranks and prunes a query engine's nodes; kept nodes carry the kept text and leanrag's metadata.
     Built with ``pipeline=`` or ``settings=``."""
-
-    pipeline: Pipeline | None = None
-    settings: Settings | None = None
-    overrides: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_pipeline(self) -> LeanPostprocessor:
-        self.pipeline = resolve_pipeline(self.pipeline, self.settings)
-        return self
 
     @classmethod
     def class_name(cls) -> str:
@@ -46,8 +36,7 @@ class LeanPostprocessor(BaseNodePostprocessor):
             raise InputError("LeanPostprocessor needs the query (query_str or query_bundle)")
         if not nodes:
             return []
-        assert self.pipeline is not None  # set by the validator
-        ctx = self.pipeline.retrieve(query_bundle.query_str, passages=as_passages(
+        ctx = self.lean.retrieve(query_bundle.query_str, passages=as_passages(
             [n.node.get_content() for n in nodes], [n.node.metadata for n in nodes]), **self.overrides)
         out = []
         for p in ctx.passages:

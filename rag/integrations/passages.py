@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.types import Context, Passage
@@ -15,6 +17,26 @@ def resolve_pipeline(pipeline: Pipeline | None, settings: Settings | None) -> Pi
     if pipeline is not None and settings is not None:
         raise ValueError("give pipeline= or settings=, not both")
     return pipeline if pipeline is not None else Pipeline(settings or Settings())
+
+
+class LeanFace(BaseModel):
+    """The fields of a framework component (both frameworks' components are pydantic models): built with
+    ``pipeline=`` or ``settings=``; either way ``lean`` is the pipeline used."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    pipeline: Pipeline | None = None
+    settings: Settings | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict, description="per-call settings, e.g. token_budget")
+
+    @model_validator(mode="after")
+    def _one_pipeline(self) -> LeanFace:
+        self.pipeline = resolve_pipeline(self.pipeline, self.settings)
+        return self
+
+    @property
+    def lean(self) -> Pipeline:
+        assert self.pipeline is not None  # set by the validator
+        return self.pipeline
 
 
 def as_passages(texts: Sequence[str], metadata: Sequence[dict[str, Any]]) -> list[dict[str, str]]:

@@ -67,6 +67,7 @@ def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weig
     q = question.lower()
     q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
+    held = {a.id: set(term_tuple(a.text)) for a in tops} if idf is not None else {}  # once per anchor
     lifted: list[Lift] = []
     for c in ranked:
         if not name[c.id] or counts[name[c.id].lower()] > 1:
@@ -82,10 +83,10 @@ def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weig
                 if a.score > best:
                     best, why, anchor, share = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id, None
             elif idf is not None:
-                held = _share(name[c.id], a.text, q_terms, idf)
-                if held >= SOFT_LIFT and a.score * held > best:
-                    best, anchor, share = a.score * held, a.id, held
-                    why = f"top passage {a.id} holds {held:.0%} of the name {name[c.id]!r}"
+                part = _share(name[c.id], held[a.id], q_terms, idf)
+                if part >= SOFT_LIFT and a.score * part > best:
+                    best, anchor, share = a.score * part, a.id, part
+                    why = f"top passage {a.id} holds {part:.0%} of the name {name[c.id]!r}"
         target = weight * best
         if target > c.score:
             lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor, share))
@@ -94,14 +95,13 @@ def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weig
     return lifted
 
 
-def _share(name: str, text: str, q_terms: set[str], idf: Weight) -> float:
-    """The IDF-weighted share of ``name``'s words found in ``text``; words the question uses count as
-    not found, since they tie every passage to the question, not one passage to another."""
+def _share(name: str, held: set[str], q_terms: set[str], idf: Weight) -> float:
+    """The IDF-weighted share of ``name``'s words among the terms ``held`` by a passage; words the question
+    uses count as not found, since they tie every passage to the question, not one passage to another."""
     words = set(term_tuple(_PAREN.sub("", name)))
     total = sum(idf(w) for w in words)
     if not total:
         return 0.0
-    held = set(term_tuple(text))
     return sum(idf(w) for w in words if w in held and w not in q_terms) / total
 
 
