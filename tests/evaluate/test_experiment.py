@@ -91,14 +91,21 @@ def test_spec_is_validated_before_any_work(tmp_path: Path) -> None:
     assert [n for n, _ in Spec.load(yml).configurations()] == ["token_budget=60", "token_budget=130"]
 
 
-@pytest.mark.integration
-def test_killed_run_resumes_to_the_same_summary(tmp_path: Path, embedder) -> None:
+def _tiny_spec(tmp_path: Path, embedder, *, limit: int, settings: str = "") -> Path:  # noqa: ANN001
+    """The sample corpus ingested into tmp_path/store, and a spec over its first ``limit`` questions
+    (extractive, token_budget 60 and 130); ``settings``: extra TOML lines for [settings]."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
     Pipeline(Settings(store_path=tmp_path / "store"), embedder=embedder).ingest([tmp_path / "corpus"])
     spec = tmp_path / "tiny.toml"
     spec.write_text(f'name = "tiny"\n[dataset]\nkind = "corpus"\npath = "{tmp_path}/corpus/questions.jsonl"\n'
-                    f'store = "{tmp_path}/store"\nlimit = 8\n[settings]\nanswerer = "extractive"\n'
-                    '[grid]\ntoken_budget = [60, 130]\n')
+                    f'store = "{tmp_path}/store"\nlimit = {limit}\n[settings]\nanswerer = "extractive"\n'
+                    f'{settings}[grid]\ntoken_budget = [60, 130]\n')
+    return spec
+
+
+@pytest.mark.integration
+def test_killed_run_resumes_to_the_same_summary(tmp_path: Path, embedder) -> None:
+    spec = _tiny_spec(tmp_path, embedder, limit=8)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
 
     def run(out: Path) -> subprocess.Popen:
@@ -189,13 +196,7 @@ def test_run_folder_survives_a_cut_line_refuses_a_second_writer_and_hides_secret
     from rag.errors import InputError
     from rag.evaluate.experiment import run_experiment
 
-    shutil.copytree(CORPUS, tmp_path / "corpus")
-    Pipeline(Settings(store_path=tmp_path / "store"), embedder=embedder).ingest([tmp_path / "corpus"])
-    spec_path = tmp_path / "tiny.toml"
-    spec_path.write_text(f'name = "tiny"\n[dataset]\nkind = "corpus"\npath = "{tmp_path}/corpus/questions.jsonl"\n'
-                         f'store = "{tmp_path}/store"\nlimit = 4\n[settings]\nanswerer = "extractive"\n'
-                         'llm_api_key = "sk-never-written-0123456789"\n[grid]\ntoken_budget = [60, 130]\n')
-    spec = Spec.load(spec_path)
+    spec = Spec.load(_tiny_spec(tmp_path, embedder, limit=4, settings='llm_api_key = "sk-never-written-0123456789"\n'))
     out = tmp_path / "run"
 
     def factory(s: Settings) -> Pipeline:
