@@ -54,6 +54,8 @@ class Settings(BaseSettings):
         description="file-name globs never ingested (hidden files are always skipped)",
     )
     write_batch: int = Field(256, ge=1, description="chunks embedded and written per Chroma batch")
+    writer_lease_wait: float = Field(600.0, gt=0, description="seconds a writer waits for its turn on a Chroma "
+                                                              "server before giving up")
 
     # --- candidates (first stage) ------------------------------------------------------
     evidence_cache: int = Field(4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")

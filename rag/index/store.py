@@ -262,9 +262,10 @@ class Store:
     @contextmanager
     def writer(self) -> Iterator[None]:
         """One writer per embedded store: a second one is refused at once, not left waiting. A store that
-        a `rag serve` process holds (see ``serve``) is written through that service only."""
+        a `rag serve` process holds (see ``serve``) is written through that service only. On a Chroma
+        server many writers may run (they embed in parallel); their writes take turns in ``write_section``."""
         if self.settings.chroma_host:
-            yield  # the server serialises writes itself
+            yield
             return
         if self._served is None and _held(self._lock_path("serve")):
             raise StoreBusy(
@@ -278,6 +279,28 @@ class Store:
             yield
         finally:
             lock.release()
+
+    @contextmanager
+    def write_section(self) -> Iterator[None]:
+        """Writes that must not interleave with another writer's: a chunk with its sentences, a deletion, the
+        orphan sweep. On a Chroma server they hold the server-side writer lease (another writer's sweep
+        would otherwise delete the sentences of a chunk not yet written); an embedded store already has
+        one writer, held by ``writer``."""
+        if not self.settings.chroma_host:
+            yield
+            return
+        from rag.index.lease import LeaseTimeout, ServerLease
+
+        leases = self.client.get_or_create_collection(f"{self.settings.collection}-leases", embedding_function=None)
+        lease = ServerLease(leases, "writer", wait=self.settings.writer_lease_wait)
+        try:
+            lease.acquire()
+        except LeaseTimeout as e:
+            raise StoreBusy(f"{e} on the Chroma server at {self.where}; is an ingest stuck there?") from None
+        try:
+            yield
+        finally:
+            lease.release()
 
     def serve(self) -> None:
         """Hold the embedded store for a serving process's lifetime: other processes may not write it (their

@@ -81,8 +81,9 @@ class _Run:
         keep = [c for c in chunks if c.id in have]
         self.report.unchanged += len(keep)
         if keep:  # same text, same id: only the source's fingerprint is new, so no embedding
-            self.store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
-                                       "sentences": len(sentence_spans(c.text))} for c in keep])
+            with self.store.write_section():
+                self.store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
+                                           "sentences": len(sentence_spans(c.text))} for c in keep])
         self.planned.extend(_Planned(c, fp, len(chunks), bool(have)) for c in chunks if c.id not in have)
 
     def _note_duplicates(self, source: str, docs: list[Document]) -> None:
@@ -98,12 +99,19 @@ class _Run:
     def finish(self, *, progress: bool) -> None:
         _write(self.planned, self.report, settings=self.settings, embedder=self.embedder, store=self.store,
                progress=progress)
-        if self.stale:
-            self.store.delete(self.stale)
-            self.report.removed = len(self.stale)
-        self.store.sweep_sentences()
-        if self.planned or self.stale:
-            self.store.bump_version()
+        with self.store.write_section():
+            if self.stale:
+                self.store.delete(self.stale)
+                self.report.removed = len(self.stale)
+            self.store.sweep_sentences()
+            if self.planned or self.stale:
+                self.store.bump_version()
+
+    def start(self) -> None:
+        with self.store.write_section():
+            self.store.set_chunking(self.params)
+            self.store.bump_version()  # readers rebuild derived indexes even if this run is killed half way
+        self.states = self.store.source_states()
 
 
 def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedder, store: Store,
@@ -116,9 +124,7 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
     run = _Run(settings, embedder, store, report)
 
     with store.writer():
-        store.set_chunking(run.params)
-        store.bump_version()  # readers rebuild derived indexes even if this run is killed half way
-        run.states = store.source_states()
+        run.start()
         for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20,
                          leave=False):
             source = str(path)
@@ -159,9 +165,7 @@ def ingest_documents(documents: Sequence[Document], *, settings: Settings, embed
     report = IngestReport(files=len(documents))
     run = _Run(settings, embedder, store, report)
     with store.writer():
-        store.set_chunking(run.params)
-        store.bump_version()
-        run.states = store.source_states()
+        run.start()
         for doc in documents:
             h = hashlib.sha256(repr(sorted(run.params.items())).encode())
             h.update(f"{doc.id}\0{doc.title}\0{doc.text}".encode())
@@ -185,10 +189,11 @@ def _write(planned: list[_Planned], report: IngestReport, *, settings: Settings,
         texts = [embed_text(p.chunk.title, p.chunk.text) for p in batch]
         texts += [p.chunk.text[s:e] for p, sp in zip(batch, spans, strict=True) for s, e in sp]
         vectors = embedder.encode(texts)
-        store.upsert([p.chunk for p in batch], vectors[:len(batch)],
-                     [{"fingerprint": p.fingerprint, "file_chunks": p.file_chunks, "sentences": len(sp)}
-                      for p, sp in zip(batch, spans, strict=True)],
-                     spans, vectors[len(batch):])
+        with store.write_section():
+            store.upsert([p.chunk for p in batch], vectors[:len(batch)],
+                         [{"fingerprint": p.fingerprint, "file_chunks": p.file_chunks, "sentences": len(sp)}
+                          for p, sp in zip(batch, spans, strict=True)],
+                         spans, vectors[len(batch):])
         report.embedded += len(batch)
         for p in batch:
             if p.update:

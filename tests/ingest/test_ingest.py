@@ -225,3 +225,50 @@ def test_duplicated_records_across_files_ingest_cleanly(tmp_path: Path, embedder
     assert after.removed == per_source["c"] and after.embedded == 0
     left = {Path(str(m["source"])).parent.name for m in p.store().collection.get(include=["metadatas"])["metadatas"]}
     assert left == {"a", "b"} and p.store().count() == per_source["a"] + per_source["b"]
+
+
+def _sentence_rows(settings: Settings, embedder) -> dict[str, tuple]:
+    store = Store(settings, model=settings.embedding_model, dimension=embedder.dimension, create=False)
+    got = store.sentences.get(include=["metadatas"])
+    return {i: tuple(sorted(m.items())) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
+
+
+def test_concurrent_ingests_on_a_chroma_server_converge(tmp_path: Path, embedder, chroma_server: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two `rag ingest` processes over overlapping corpora, and a third writer re-running an ingest (each run
+    ends with an orphan sweep) all the while: the store ends id by id as one clean ingest leaves it."""
+    with (SHARED / "scifact" / "corpus.jsonl").open() as f:
+        lines = [next(f) for _ in range(150)]
+    parts = {"a": lines[:20], "shared": lines[20:40], "b": lines[40:60]}
+    for name, part in parts.items():
+        (tmp_path / "sci" / name).mkdir(parents=True)
+        (tmp_path / "sci" / name / "part.jsonl").write_text("".join(part))
+    small = tmp_path / "sci" / "small"
+    small.mkdir()
+    (small / "one.md").write_text("# Sweeps\n\nEvery ingest ends by sweeping orphan sentence rows.\n")
+    sci = tmp_path / "sci"
+
+    env = {**os.environ, "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server),
+           "RAG_WRITE_BATCH": "8"}
+    procs = [subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(sci / x), str(sci / y), "--json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for x, y in (("a", "shared"), ("shared", "b"))]
+    monkeypatch.setenv("RAG_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("RAG_CHROMA_PORT", str(chroma_server))
+    third = Pipeline(Settings(), embedder=embedder)
+    runs = 0
+    while any(p.poll() is None for p in procs):
+        third.ingest([small], progress=False)
+        runs += 1
+        time.sleep(0.2)
+    for p in procs:
+        out, err = p.communicate()
+        assert p.returncode == 0, err
+    assert runs >= 3
+
+    monkeypatch.delenv("RAG_CHROMA_HOST")
+    clean = _pipeline(tmp_path, embedder, "clean")
+    clean.ingest([sci / "a", sci / "shared", sci / "b", small], progress=False)
+    served = Settings(chroma_host="127.0.0.1", chroma_port=chroma_server)
+    _assert_same_store(_snapshot(served, embedder), _snapshot(clean.settings, embedder))
+    assert _sentence_rows(served, embedder) == _sentence_rows(clean.settings, embedder)
