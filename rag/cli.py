@@ -65,7 +65,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.pipeline import Pipeline
 
     settings = _settings(args, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
-    report = Pipeline(settings).ingest(args.paths, progress=not args.json and sys.stderr.isatty())
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    report = Pipeline(settings).ingest(args.paths, progress=not args.json and sys.stderr.isatty(),
+                                       workers=args.workers)
 
     def text() -> str:
         lines = [f"files: {report.files} seen, {len(report.skipped)} skipped"]
@@ -320,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders (.txt .md .html .pdf, BEIR .jsonl)")
     p.add_argument("--chunk-size", type=int, help="chunk length in embedding-model tokens")
     p.add_argument("--chunk-overlap", type=int)
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes that share the files out (default 1; more need a Chroma server)")
     _common(p)
     p.set_defaults(func=cmd_ingest)
 

@@ -33,6 +33,7 @@ from rag.index.embedder import Embedder
 from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
+from rag.ingest.parallel import ingest_in_workers
 from rag.ingest.split import embed_text
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.features import Evidence, Idf, query_terms
@@ -154,10 +155,18 @@ class Pipeline:
         self._answerer(s)
 
     # ---- ingest ----------------------------------------------------------------------------
-    def ingest(self, paths: Iterable[str | Path], *, progress: bool = False) -> IngestReport:
-        """Bring the store in line with ``paths`` (files and folders): add, update, remove."""
-        return run_ingest(paths, settings=self.settings, embedder=self.embedder,
-                          store=self.store(create=True), progress=progress)
+    def ingest(self, paths: Iterable[str | Path], *, progress: bool = False, workers: int = 1) -> IngestReport:
+        """Bring the store in line with ``paths`` (files and folders): add, update, remove. ``workers`` > 1
+        shares the files out to that many processes (a Chroma server only)."""
+        paths = list(paths)
+
+        def run() -> IngestReport:
+            return run_ingest(paths, settings=self.settings, embedder=self.embedder,
+                              store=self.store(create=True), progress=progress)
+
+        if workers > 1:
+            return ingest_in_workers(paths, settings=self.settings, workers=workers, finish=run)
+        return run()
 
     def ingest_documents(self, documents: Sequence[Document]) -> IngestReport:
         """Add or update documents given as text; each one replaces its earlier version."""

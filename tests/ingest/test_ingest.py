@@ -1,6 +1,7 @@
 """Integration: real model, real Chroma (embedded and `chroma run`), real subprocesses."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -185,7 +186,6 @@ def test_ingest_into_chroma_server(tmp_path: Path, corpus_copy: Path, embedder, 
 
 
 def test_cli_ingest_json_and_config_show(tmp_path: Path, corpus_copy: Path) -> None:
-    import json
 
     store = tmp_path / "cli-store"
     out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy / "pruning.md"),
@@ -272,3 +272,33 @@ def test_concurrent_ingests_on_a_chroma_server_converge(tmp_path: Path, embedder
     served = Settings(chroma_host="127.0.0.1", chroma_port=chroma_server)
     _assert_same_store(_snapshot(served, embedder), _snapshot(clean.settings, embedder))
     assert _sentence_rows(served, embedder) == _sentence_rows(clean.settings, embedder)
+
+
+def test_ingest_workers_share_the_files_and_converge(tmp_path: Path, corpus_copy: Path, embedder,
+                                                     chroma_server: int) -> None:
+    def cli(*extra: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy), "--json", *extra],
+                              env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+
+    refused = cli("--workers", "2", "--store", str(tmp_path / "embedded"), env={})
+    assert refused.returncode == 2 and "--workers needs a Chroma server" in refused.stderr
+
+    server = {"RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(chroma_server)}
+    first = cli("--workers", "2", env=server)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    clean = _pipeline(tmp_path, embedder, "clean")
+    clean_report = clean.ingest([corpus_copy])
+    assert (report["files"], report["added"], report["embedded"], report["unchanged"]) == (
+        26, clean_report.added, clean_report.embedded, 0)
+    served = Settings(chroma_host="127.0.0.1", chroma_port=chroma_server)
+    _assert_same_store(_snapshot(served, embedder), _snapshot(clean.settings, embedder))
+    assert _sentence_rows(served, embedder) == _sentence_rows(clean.settings, embedder)
+
+    gone = corpus_copy / "sourdough.md"
+    gone.unlink()
+    again = json.loads(cli("--workers", "2", env=server).stdout)
+    clean_again = clean.ingest([corpus_copy])
+    assert again["embedded"] == 0 and again["removed"] == clean_again.removed > 0
+    assert again["unchanged"] == clean_again.unchanged
+    _assert_same_store(_snapshot(served, embedder), _snapshot(clean.settings, embedder))
