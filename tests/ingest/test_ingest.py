@@ -186,7 +186,6 @@ def test_ingest_into_chroma_server(tmp_path: Path, corpus_copy: Path, embedder, 
 
 
 def test_cli_ingest_json_and_config_show(tmp_path: Path, corpus_copy: Path) -> None:
-
     store = tmp_path / "cli-store"
     out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy / "pruning.md"),
                           str(corpus_copy / "nope.md"), "--store", str(store), "--json"],
