@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 
 from rag.answer.errors import LLMError
 from rag.errors import InputError
+from rag.index.embedder import one_blas_thread
 from rag.index.store import StoreError
 from rag.settings import Settings
 
@@ -416,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.INFO if getattr(args, "verbose", False) else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.root.handlers[0].setLevel(level)  # bm25s sets its own logger to DEBUG on import
+    one_blas_thread()
     try:
         return int(args.func(args) or 0)
     except (StoreError, ValidationError, InputError, FileNotFoundError) as e:

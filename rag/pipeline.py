@@ -30,6 +30,7 @@ from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.errors import InputError
 from rag.index.embedder import Embedder
+from rag.index.mirror import VectorMirror
 from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
@@ -43,7 +44,7 @@ from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
 from rag.text import STEMMED, named_terms, sentence_spans, text_processing
-from rag.tokens import count_tokens
+from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
 PassageInput = str | dict[str, Any]
@@ -66,6 +67,7 @@ class Pipeline:
         self._evidence: OrderedDict[str, Evidence] = OrderedDict()
         self._evidence_bytes = 0
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
+        self._counters: dict[str, CachedCounter] = {}  # by tokenizer
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
 
     @classmethod
@@ -97,7 +99,8 @@ class Pipeline:
         with self._lock:
             cache = self._lexicals.get(key)
             if cache is None:
-                cache = self._lexicals[key] = LexicalCache(self.store(), k1=s.bm25_k1, b=s.bm25_b)
+                cache = self._lexicals[key] = LexicalCache(self.store(), k1=s.bm25_k1, b=s.bm25_b,
+                                                           mirror_mb=self.settings.vector_mirror_mb)
             return cache
 
     def _reranker(self, s: Settings) -> tuple[Reranker, str | None]:
@@ -147,8 +150,7 @@ class Pipeline:
         s = self.settings
         self.embedder.encode(["warm up"])
         self.store(create=True)
-        if s.lexical:
-            self._lexical(s).get()
+        self._lexical(s).get()  # and the vector mirror
         if s.reranker != "llm":
             self._reranker(s)
         self._counter(s)("warm up")
@@ -261,9 +263,12 @@ class Pipeline:
             return AnswerStream(answerer.stream(question, ctx), finish)
         return finish(answerer.answer(question, ctx))
 
-    def _counter(self, s: Settings):  # noqa: ANN202
-        name = s.tokenizer
-        return lambda text: count_tokens(text, name)
+    def _counter(self, s: Settings) -> CachedCounter:
+        with self._lock:
+            counter = self._counters.get(s.tokenizer)
+            if counter is None:
+                counter = self._counters[s.tokenizer] = CachedCounter(s.tokenizer)
+            return counter
 
     def _ranked(self, question: str, s: Settings, where: dict | None,
                 passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
@@ -282,13 +287,14 @@ class Pipeline:
                 stage.note = "passages supplied by the caller"
             else:
                 store = self.store()
-                lexical = self._lexical(s) if s.lexical else None
+                lexical = self._lexical(s)  # also the vector mirror, when the store fits in memory
                 candidates = first_stage(question, qvec, store, lexical, _fusion_config(s), where=where)
-                evidence = self._evidence_stored(candidates, store)
-                idf = _idf_of(lexical) if lexical is not None else Idf.from_texts([c.text for c in candidates])
+                evidence = self._evidence_stored(candidates, store, lexical.snapshot().vectors)
+                idf = _idf_of(lexical) if s.lexical else Idf.from_texts([c.text for c in candidates])
                 stage.note = f"{s.fusion} fusion of " + ", ".join(
                     n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
-            tokens = self._counter(s)("\n\n".join(c.text for c in candidates)) if candidates else 0
+            count = self._counter(s)  # the pool's size: the sum of its passages (each counted once, then cached)
+            tokens = sum(count(c.text) for c in candidates)
             stage.n_in = stage.n_out = len(candidates)
             stage.tokens_in = stage.tokens_out = tokens
         with timed_stage(trace, "rerank", len(candidates), tokens) as stage:
@@ -312,10 +318,19 @@ class Pipeline:
                 stage.note = f"{len(lifted)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in lifted)
         return Ranked(ranked, evidence, qvec, idf, multi_hop)
 
-    def _evidence_stored(self, candidates: list[Candidate], store: Store) -> dict[str, Evidence]:
+    def _evidence_stored(self, candidates: list[Candidate], store: Store,
+                         mirror: VectorMirror | None) -> dict[str, Evidence]:
         # Chunk ids derive from content and one store has one model, so a chunk's vectors never change:
-        # cached without invalidation (bounded, least recently used out first).
-        out = self._recall([c.id for c in candidates])
+        # read from the mirror of any snapshot, or cached without invalidation (bounded, least recently
+        # used out first).
+        out: dict[str, Evidence] = {}
+        if mirror is not None:
+            for c in candidates:
+                row = mirror.row.get(c.id)
+                got = mirror.evidence(row) if row is not None else None
+                if got is not None:
+                    out[c.id] = Evidence(*got)
+        out.update(self._recall([c.id for c in candidates if c.id not in out]))
         ids = [c.id for c in candidates if c.id not in out]
         vecs = store.embeddings(ids)
         sents = store.sentence_vectors(ids)
@@ -372,8 +387,8 @@ class Pipeline:
 # Settings a pipeline reads once, when its store, embedder and caches are made: a per-call value would be
 # ignored, so it is refused instead.
 BUILT_WITH = frozenset({"store_path", "collection", "chroma_host", "chroma_port", "embedding_model",
-                        "embedding_batch_size", "device", "evidence_cache", "chunk_size", "chunk_overlap",
-                        "ingest_exclude", "write_batch"})
+                        "embedding_batch_size", "device", "evidence_cache", "vector_mirror_mb", "chunk_size",
+                        "chunk_overlap", "ingest_exclude", "write_batch", "writer_lease_wait"})
 
 _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_api_version", "llm_model_family",
                   "llm_model_spec", "llm_prices", "llm_timeout", "llm_max_retries", "llm_retry_max_wait",

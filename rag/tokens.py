@@ -65,3 +65,27 @@ def encoding(name: str = "o200k_base") -> tiktoken.Encoding:
 
 def count_tokens(text: str, name: str = "o200k_base") -> int:
     return len(encoding(name).encode(text, disallowed_special=()))
+
+
+class CachedCounter:
+    """``count_tokens`` with a bounded memory of texts already counted: a chunk counted for one question
+    (or one pruning stage) is not re-tokenised for the next. Thread-safe enough: a lost race only counts
+    a text twice.
+
+    >>> c = CachedCounter(keep=2)
+    >>> c("one two"), c("one two"), len(c._seen)
+    (2, 2, 1)
+    """
+
+    def __init__(self, name: str = "o200k_base", *, keep: int = 8192) -> None:
+        self.name, self.keep = name, keep
+        self._seen: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        n = self._seen.get(text)
+        if n is None:
+            n = count_tokens(text, self.name)
+            if len(self._seen) >= self.keep:
+                self._seen.pop(next(iter(self._seen)), None)  # oldest first out
+            self._seen[text] = n
+        return n

@@ -650,7 +650,10 @@ def configure_process(settings: Settings) -> None:
     (torch's default of one per core oversubscribes the cores under concurrent requests)."""
     import torch
 
+    from rag.index.embedder import one_blas_thread
+
     torch.set_num_threads(settings.api_torch_threads)
+    one_blas_thread()
 
 
 def app_from_env() -> FastAPI:

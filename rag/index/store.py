@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.index.mirror import VectorMirror
 from rag.settings import Settings
 from rag.types import Chunk
 
@@ -137,9 +138,42 @@ class Store:
         out = []
         for got in self._pages(["metadatas", "documents"]):
             for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
-                out.append(_stored(cid, meta, doc))
+                out.append(stored_chunk(cid, meta, doc))
         out.sort(key=lambda c: c.id)
         return out
+
+    def mirror(self, max_bytes: float) -> tuple[list[StoredChunk], VectorMirror | None]:
+        """All chunks sorted by id and, when their vectors and their sentences' fit in ``max_bytes``, the
+        vectors too (one pass over each collection)."""
+        n, m = self.count(), self.sentences.count()
+        dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
+        if (n + m) * dim * 4 > max_bytes:
+            return self.all_chunks(), None
+        rows: list[tuple[StoredChunk, np.ndarray]] = []
+        for got in self._pages(["metadatas", "documents", "embeddings"]):
+            rows += [(stored_chunk(cid, meta, doc), emb) for cid, meta, doc, emb in
+                     zip(got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True)]
+        rows.sort(key=lambda r: r[0].id)
+        chunks = [c for c, _ in rows]
+        owners: list[str] = []
+        order: list[int] = []
+        spans: list[tuple[int, int]] = []
+        parts: list[np.ndarray] = []
+        offset = 0
+        while True:
+            got = self.sentences.get(include=["metadatas", "embeddings"], limit=5000, offset=offset)
+            if not got["ids"]:
+                break
+            for meta in got["metadatas"]:
+                owners.append(str(meta["chunk_id"]))
+                order.append(int(meta["i"]))
+                spans.append((int(meta["s"]), int(meta["e"])))
+            parts.append(np.asarray(got["embeddings"], dtype=np.float32))
+            offset += len(got["ids"])
+        vectors = np.asarray([v for _, v in rows], dtype=np.float32).reshape(len(rows), -1)
+        sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, vectors.shape[1]), np.float32)
+        return chunks, VectorMirror.build(tuple(c.id for c in chunks), vectors, owners, order, spans,
+                                          sentence_vectors)
 
     def version(self) -> str:
         """A token that every ingest changes (before and after it writes): cheap staleness checks.
@@ -164,7 +198,7 @@ class Store:
             include=["metadatas", "documents", "distances"],
         )
         return [
-            (_stored(cid, meta, doc), 1.0 - float(dist))
+            (stored_chunk(cid, meta, doc), 1.0 - float(dist))
             for cid, meta, doc, dist in zip(res["ids"][0], res["metadatas"][0], res["documents"][0],
                                             res["distances"][0], strict=True)
         ]
@@ -355,7 +389,7 @@ def _metas(chunks: list[Chunk], extra: list[dict[str, Any]]) -> list[dict[str, A
             for c, x in zip(chunks, extra, strict=True)]
 
 
-def _stored(cid: str, meta: dict, doc: str | None) -> StoredChunk:
+def stored_chunk(cid: str, meta: dict, doc: str | None) -> StoredChunk:
     return StoredChunk(id=cid, doc_id=str(meta.get("doc_id", "")), source=str(meta.get("source", "")),
                        title=str(meta.get("title", "")), text=doc or "",
                        start=int(meta.get("start", 0)), end=int(meta.get("end", 0)))

@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.index.lexical import LexicalIndex
-from rag.index.store import Store, StoredChunk
+from rag.index.mirror import VectorMirror
+from rag.index.store import Store, StoredChunk, stored_chunk
 from rag.ingest.split import embed_text
 from rag.types import Candidate
 
@@ -36,13 +37,17 @@ class LexicalSnapshot:
 
     index: LexicalIndex
     chunks: tuple[StoredChunk, ...]
+    vectors: VectorMirror | None = None  # the same rows' vectors, when the store fits the memory ceiling
 
 
 class LexicalCache:
-    """The BM25 index of a store, rebuilt when an ingest changed the collection (checked at most twice a second)."""
+    """The BM25 index of a store (and its vector mirror), rebuilt when an ingest changed the collection
+    (checked at most twice a second)."""
 
-    def __init__(self, store: Store, *, k1: float, b: float, refresh_seconds: float = 0.5) -> None:
+    def __init__(self, store: Store, *, k1: float, b: float, refresh_seconds: float = 0.5,
+                 mirror_mb: float = 0.0) -> None:
         self.store, self.k1, self.b, self.refresh = store, k1, b, refresh_seconds
+        self.mirror_bytes = mirror_mb * 1e6
         self._snapshot: LexicalSnapshot | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -56,10 +61,11 @@ class LexicalCache:
             self._checked = now
             if self._snapshot is None or self._snapshot.index.fingerprint != fp:
                 t0 = time.perf_counter()
-                chunks = tuple(self.store.all_chunks())
+                listed, mirror = self.store.mirror(self.mirror_bytes)
+                chunks = tuple(listed)
                 index = LexicalIndex([c.id for c in chunks], [embed_text(c.title, c.text) for c in chunks],
                                      k1=self.k1, b=self.b, fingerprint=fp)
-                self._snapshot = LexicalSnapshot(index, chunks)
+                self._snapshot = LexicalSnapshot(index, chunks, mirror)
                 log.info("lexical index rebuilt: %d chunks in %.2f s", len(chunks), time.perf_counter() - t0)
             return self._snapshot
 
@@ -86,50 +92,92 @@ def fuse(lists: list[list[str]], scores: list[dict[str, float]], cfg: FusionConf
     return out
 
 
+@dataclass
+class Ranking:
+    """One retriever's answer: chunk ids best first, and each one's score."""
+
+    ids: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    rank: dict[str, int] = field(default_factory=dict)
+
+    def add(self, cid: str, score: float) -> None:
+        self.rank[cid] = len(self.ids)
+        self.ids.append(cid)
+        self.scores[cid] = score
+
+
+def dense_ranking(qvec: np.ndarray, store: Store, mirror: VectorMirror | None, snap: LexicalSnapshot | None,
+                  depth: int, where: dict | None, chunks: dict[str, StoredChunk]) -> Ranking:
+    """Nearest chunks: exact over the in-memory mirror when there is one, else Chroma's HNSW."""
+    out = Ranking()
+    if mirror is not None and snap is not None:
+        hits = [(snap.chunks[row], sim) for row, sim in mirror.nearest(qvec, depth)]
+    else:
+        hits = store.query(qvec, depth, where=where)
+    for c, sim in hits:
+        chunks.setdefault(c.id, c)
+        out.add(c.id, sim)
+    return out
+
+
+def sentence_ranking(qvec: np.ndarray, store: Store, mirror: VectorMirror | None, depth: int,
+                     where: dict | None) -> Ranking:
+    """Chunks by their best sentence (the ``2 * depth`` nearest sentences, one entry per chunk)."""
+    if mirror is not None:
+        hits = [(mirror.ids[row], sim) for row, sim in mirror.nearest_sentences(qvec, depth * 2)]
+    else:
+        hits = store.query_sentences(qvec, depth * 2, where=where)
+    out = Ranking()
+    for cid, sim in hits:
+        if cid not in out.scores:
+            out.add(cid, sim)
+            if len(out.ids) >= depth:
+                break
+    return out
+
+
+def lexical_ranking(question: str, store: Store, snap: LexicalSnapshot, depth: int, where: dict | None,
+                    chunks: dict[str, StoredChunk]) -> Ranking:
+    index = snap.index
+    mask = None
+    if where:
+        allowed = set(store.collection.get(where=where, include=[])["ids"])
+        mask = np.array([1.0 if i in allowed else 0.0 for i in index.ids], dtype=np.float32)
+    out = Ranking()
+    for row, sc in index.search(question, depth, allowed=mask):
+        chunks.setdefault(index.ids[row], snap.chunks[row])
+        out.add(index.ids[row], sc)
+    return out
+
+
 def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalCache | None,
                 cfg: FusionConfig, where: dict | None = None) -> list[Candidate]:
-    found: dict[str, Candidate] = {}
-    lists: list[list[str]] = [[], [], []]
-    scores: list[dict[str, float]] = [{}, {}, {}]
-    if cfg.dense:
-        for rank, (c, sim) in enumerate(store.query(qvec, cfg.depth, where=where)):
-            found[c.id] = Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end,
-                                    scores={"dense": sim, "dense_rank": float(rank)})
-            lists[0].append(c.id)
-            scores[0][c.id] = sim
-    if cfg.sentences:
-        for cid, sim in store.query_sentences(qvec, cfg.depth * 2, where=where):
-            if cid not in scores[1]:
-                scores[1][cid] = sim
-                lists[1].append(cid)
-                if len(lists[1]) >= cfg.depth:
-                    break
-    if cfg.lexical and lexical is not None:
-        snap = lexical.snapshot()
-        index = snap.index
-        mask = None
-        if where:
-            allowed = set(store.collection.get(where=where, include=[])["ids"])
-            mask = np.array([1.0 if i in allowed else 0.0 for i in index.ids], dtype=np.float32)
-        for rank, (row, sc) in enumerate(index.search(question, cfg.depth, allowed=mask)):
-            cid = index.ids[row]
-            lists[2].append(cid)
-            scores[2][cid] = sc
-            if cid not in found:
-                chunk = snap.chunks[row]
-                found[cid] = Candidate(chunk.id, chunk.text, chunk.doc_id, chunk.source, chunk.title, chunk.start,
-                                       chunk.end)
-            found[cid].scores.update({"lexical": sc, "lexical_rank": float(rank)})
-    missing = [cid for cid in lists[1] if cid not in found]
-    if missing:
+    """Dense, sentence and BM25 rankings fused into ``cfg.depth`` candidates. ``lexical`` also carries the
+    store's vector mirror, used when there is no metadata filter."""
+    snap = lexical.snapshot() if lexical is not None else None
+    mirror = snap.vectors if snap is not None and not where else None
+    chunks: dict[str, StoredChunk] = {}  # in first-seen order: it breaks ties in the fused order
+    dense = dense_ranking(qvec, store, mirror, snap, cfg.depth, where, chunks) if cfg.dense else Ranking()
+    bm25 = (lexical_ranking(question, store, snap, cfg.depth, where, chunks)
+            if cfg.lexical and snap is not None else Ranking())
+    sent = sentence_ranking(qvec, store, mirror, cfg.depth, where) if cfg.sentences else Ranking()
+    missing = [cid for cid in sent.ids if cid not in chunks]
+    if missing and mirror is not None and snap is not None:
+        chunks.update((cid, snap.chunks[mirror.row[cid]]) for cid in missing)
+    elif missing:
         got = store.collection.get(ids=missing, include=["metadatas", "documents"])
-        for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
-            found[cid] = Candidate(cid, doc or "", str(meta.get("doc_id", "")), str(meta.get("source", "")),
-                                   str(meta.get("title", "")), int(meta.get("start", 0)), int(meta.get("end", 0)))
-    for r, cid in enumerate(lists[1]):
-        found[cid].scores.update({"sentence": scores[1][cid], "sentence_rank": float(r)})
-    fused = fuse(lists, scores, cfg)
-    ranked = sorted(found.values(), key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
+        chunks.update((cid, stored_chunk(cid, meta, doc))
+                      for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True))
+    fused = fuse([dense.ids, sent.ids, bm25.ids], [dense.scores, sent.scores, bm25.scores], cfg)
+    out = []
+    for c in chunks.values():
+        scores: dict[str, float] = {}
+        for name, ranking in (("dense", dense), ("sentence", sent), ("lexical", bm25)):
+            if c.id in ranking.scores:
+                scores[name] = ranking.scores[c.id]
+                scores[f"{name}_rank"] = float(ranking.rank[c.id])
+        out.append(Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end, scores=scores))
+    ranked = sorted(out, key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
     for cand in ranked:
         cand.scores["fused"] = fused.get(cand.id, 0.0)
         cand.score = cand.scores["fused"]

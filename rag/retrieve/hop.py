@@ -53,7 +53,18 @@ def _names(title: str) -> list[str]:
 
 
 def _mentions(text: str, name: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+    """``name`` occurs in ``text`` not inside a longer word (a regex per name thrashed re's cache)."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if (start == 0 or not _wordy(text[start - 1])) and (end == len(text) or not _wordy(text[end])):
+            return True
+        start = text.find(name, start + 1)
+    return False
+
+
+def _wordy(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weight: float = 0.9,
@@ -114,7 +125,7 @@ def _entity(title: str) -> bool:
 def _names_entity(text: str, title: str) -> bool:
     """``text`` names ``title`` as written (case-sensitive), so a common phrase does not count."""
     t = title.strip().replace("_", " ")
-    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in {t, _PAREN.sub("", t)} if len(n) >= 3)
+    return any(_mentions(text, n) for n in {t, _PAREN.sub("", t)} if len(n) >= 3)
 
 
 def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> bool:

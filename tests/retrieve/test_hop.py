@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rag.retrieve.hop import second_hop
 from rag.types import Candidate
 
@@ -96,3 +99,13 @@ def test_a_name_held_in_part_links_plain_passages() -> None:
     # the question's own words link nothing: every passage shares them
     lonely = [Candidate("a", "Football is a sport.", score=0.8), Candidate("b", "Football programs.", score=0.1)]
     assert second_hop("Which football program?", lonely, idf=Idf.from_texts([c.text for c in lonely])) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab _-é1(", max_size=30), st.text(alphabet="ab _-é1(", min_size=1, max_size=5))
+def test_mentions_agrees_with_the_word_boundary_regex(text: str, name: str) -> None:
+    import re
+
+    from rag.retrieve.hop import _mentions
+
+    assert _mentions(text, name) == (re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None)
