@@ -9,6 +9,9 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: demo test setup clean llm-serve bench bench-quick
 
 $(STAMP): pyproject.toml constraints.txt
+	# the browser of the trace-page test (Debian's packages; apt needs root, as in CI)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU wheel of torch first: a bare "torch" would pull a multi-GB CUDA build

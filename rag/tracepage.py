@@ -1,12 +1,13 @@
-"""One self-contained HTML page for a lean context (``rag retrieve Q --html FILE``): what was kept, with
-the kept sentences highlighted inside their passages, what each stage dropped and why, and tokens and
-milliseconds per stage. No scripts, no external files: it can be attached to a bug report as it is.
+"""One self-contained HTML page for a lean context (``rag retrieve Q --html FILE``, and each run of the
+service's ``/ui``): the answer with clickable citations, usage and cost when there is one; what was
+kept, with the kept sentences highlighted inside their passages; what each stage dropped and why; and
+tokens and milliseconds per stage. No scripts, no external files: it can be attached to a bug report.
 """
 from __future__ import annotations
 
 from html import escape
 
-from rag.types import Candidate, Context, Passage
+from rag.types import Answer, Candidate, Context, Passage
 
 _STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.3rem}h2{font-size:1.1rem;margin-top:2rem}table{border-collapse:collapse;width:100%}
@@ -16,10 +17,10 @@ border-radius:6px;padding:.6rem .8rem;margin:.6rem 0}.meta{color:#666;font-size:
 .dropped{color:#555}.warn{color:#a40}"""
 
 
-def render(ctx: Context) -> str:
+def render(ctx: Context, answer: Answer | None = None) -> str:
     pool = {c.id: c for c in ctx.pool or []}
     parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>leanrag trace</title><style>{_STYLE}</style>",
-             f"<h1>{escape(ctx.question)}</h1>",
+             f"<h1>{escape(ctx.question)}</h1>", _answer(answer) if answer is not None else "",
              f"<p class=meta id=summary>{len(ctx.passages)} passage(s), {ctx.tokens} tokens; "
              f"{escape(ctx.trace.stop_reason or 'selection ran to the end')}"
              f"{'; abstained' if ctx.trace.abstained else ''}</p>"]
@@ -35,6 +36,20 @@ def render(ctx: Context) -> str:
                          f"<span class=meta>{escape(snippet)}</span></td><td>{escape(d.reason)}</td></tr>")
     parts.append("</table></html>")
     return "\n".join(parts)
+
+
+def _answer(ans: Answer) -> str:
+    """The answer, each [n] a link to kept passage n; then what it cost."""
+    text = escape(ans.text)
+    for c in ans.citations:
+        text = text.replace(f"[{c.label}]", f"<a href='#kept-{c.label}'>[{c.label}]</a>")
+    u = ans.usage
+    usage = (f"{u.prompt_tokens} prompt ({u.cached_tokens} cached), {u.completion_tokens} completion "
+             f"({u.reasoning_tokens} reasoning); cost ${ans.cost:.6f}; "
+             f"{ans.timings.get('total_ms', 0.0):.0f} ms")
+    who = escape(ans.model or ans.answerer) + ("; abstained: no model call" if ans.abstained else "")
+    return (f"<h2>Answer</h2><p id=answer>{text}</p>"
+            f"<p class=meta id=usage>{who} &middot; {usage}</p>")
 
 
 def _kept(n: int, p: Passage, cand: Candidate | None) -> str:

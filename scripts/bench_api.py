@@ -78,13 +78,14 @@ def main() -> int:
     ap.add_argument("--max-seconds", type=float, default=300, help="per phase")
     ap.add_argument("--answerer", default="extractive")
     ap.add_argument("--workers", type=int, default=1, help="more than one starts `chroma run` over --store")
+    ap.add_argument("--chroma", action="store_true", help="serve over `chroma run` even with one worker")
     args = ap.parse_args()
     questions = [json.loads(x)["question"] for x in (ROOT / "corpus" / "questions.jsonl").read_text().splitlines()
                  if x.strip()]
     port = free_port()
     env = {**os.environ, "RAG_ANSWERER": args.answerer, "RAG_API_WORKERS": str(args.workers)}
     chroma = None
-    if args.workers > 1:  # embedded Chroma has one writer: workers share a Chroma server instead
+    if args.workers > 1 or args.chroma:  # embedded Chroma has one writer: workers share a Chroma server
         chroma_port = free_port()
         chroma = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", args.store,
                                    "--host", "127.0.0.1", "--port", str(chroma_port)],

@@ -1,11 +1,18 @@
-"""Ingest throughput vs. plain SentenceTransformer.encode of the same texts, in one process.
+"""Ingest throughput vs. plain SentenceTransformer.encode of the same texts, in one process; or, with
+--workers N, `rag ingest --workers N` vs one process into a `chroma run` server (wall time of the whole
+command, start-up included; the corpus is cut into 8 files, since files are the unit of work).
 
-    .venv/bin/python scripts/bench_ingest.py [--corpus ../shared/data/scifact/corpus.jsonl]
+    .venv/bin/python scripts/bench_ingest.py [--corpus ../shared/data/scifact/corpus.jsonl] [--docs 500]
+    .venv/bin/python scripts/bench_ingest.py --docs 1000 --workers 2
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +28,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared/data/scifact/corpus.jsonl"))
     ap.add_argument("--docs", type=int, help="only the first N lines of a .jsonl corpus")
+    ap.add_argument("--workers", type=int, help="compare `rag ingest --workers N` with one process")
     args = ap.parse_args()
+    if args.workers:
+        compare_workers(Path(args.corpus), args.docs, args.workers)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         if args.docs:
             part = Path(tmp) / "corpus" / Path(args.corpus).name
@@ -51,6 +62,41 @@ def main() -> None:
     print(f"pipeline / plain throughput: {pipe_tp / plain_tp:.2f}")
     print(f"unchanged re-ingest: {second.seconds:.2f} s = {100 * second.seconds / first.seconds:.1f}% of the first"
           f" (embedded {second.embedded})")
+
+
+def compare_workers(corpus: Path, docs: int | None, workers: int) -> None:
+    from rag.net import wait_ready
+
+    with corpus.open() as f:
+        lines = [line for _, line in zip(range(docs or 10**9), f, strict=False)]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "parts"
+        folder.mkdir()
+        for i in range(8):
+            (folder / f"part{i}.jsonl").write_text("".join(lines[i::8]))
+        port = 18000 + os.getpid() % 1000
+        chroma = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", f"{tmp}/chroma",
+                                   "--host", "127.0.0.1", "--port", str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            if not wait_ready(f"http://127.0.0.1:{port}/api/v2/heartbeat", seconds=60, proc=chroma):
+                raise SystemExit("chroma run did not start")
+            env = {**os.environ, "RAG_CHROMA_HOST": "127.0.0.1", "RAG_CHROMA_PORT": str(port)}
+            rows = {}
+            for n in (1, workers):
+                t0 = time.perf_counter()
+                out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(folder), "--json",
+                                      "--workers", str(n), "--collection", f"workers-{n}"],
+                                     env=env, capture_output=True, text=True, check=True)
+                rows[n] = (time.perf_counter() - t0, json.loads(out.stdout))
+        finally:
+            chroma.terminate()
+            chroma.wait(timeout=30)
+    print(f"{len(lines)} abstracts in 8 files, into one `chroma run` server on loopback, {os.cpu_count()} cores")
+    for n, (wall, rep) in rows.items():
+        print(f"--workers {n}: {wall:.1f} s wall (start-up included), {rep['embedded']} chunks, "
+              f"{rep['embedded'] / wall:.1f} chunks/s")
+    print(f"throughput {workers} workers / 1: {rows[1][0] / rows[workers][0]:.2f}")
 
 
 if __name__ == "__main__":

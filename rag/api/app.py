@@ -26,15 +26,17 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
+from rag import tracepage
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
+from rag.api import ui
 from rag.api.metrics import Metrics, RequestLog
-from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest
+from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest, TraceRequest
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
 from rag.net import redact
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
 SETTINGS_ENV = "RAG_SERVE_SETTINGS"  # how `rag serve` hands its settings to worker processes
 ROUTES = {"/v1/answer", "/v1/retrieve", "/v1/chat/completions", "/v1/ingest", "/metrics", "/healthz", "/readyz",
+          "/ui", "/ui/trace",
           "/docs", "/openapi.json"}
 
 
@@ -347,6 +350,24 @@ def answer(req: AnswerRequest, svc: Svc) -> JSONResponse:
     out = ans.to_dict()
     out["trace"] = out["context"]["trace"]
     return JSONResponse(out)
+
+
+@open_routes.get("/ui", response_class=HTMLResponse, include_in_schema=False)
+def ui_page(svc: Svc) -> HTMLResponse:
+    """The trace page. It holds no data (every run goes through /ui/trace, behind the key)."""
+    return HTMLResponse(ui.page(svc.settings))
+
+
+@user_routes.post("/ui/trace", response_class=HTMLResponse, include_in_schema=False)
+def ui_trace(req: TraceRequest, svc: Svc) -> HTMLResponse:
+    """One run of the trace page, as the self-contained HTML of ``rag retrieve --html``."""
+    if req.answer:
+        ans = svc.run(req, svc.pipeline.answer, answering=True)
+        svc.metrics.answer(ans)
+        return HTMLResponse(tracepage.render(ans.context, ans))
+    ctx = svc.run(req, svc.pipeline.retrieve, answering=False)
+    svc.metrics.context(ctx)
+    return HTMLResponse(tracepage.render(ctx))
 
 
 @user_routes.post("/v1/chat/completions", tags=["openai"])

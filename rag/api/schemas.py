@@ -32,6 +32,12 @@ class AnswerRequest(RetrieveRequest):
     pass
 
 
+class TraceRequest(RetrieveRequest):
+    """What the /ui page sends: a retrieval, or an answer when ``answer`` is set."""
+
+    answer: bool = False
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
