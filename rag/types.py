@@ -152,6 +152,7 @@ class Trace:
     # whether the answer path abstained because no candidate was relevant.
     stop_reason: str = ""
     abstained: bool = False
+    request_id: str = ""  # the service's X-Request-ID, so a trace and its access-log line can be joined
 
     @property
     def cost(self) -> float:

@@ -35,7 +35,7 @@ from rag import tracepage
 from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
 from rag.api import ui
-from rag.api.metrics import Metrics, RequestLog
+from rag.api.metrics import REQUEST_ID, Metrics, RequestLog
 from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest, TraceRequest
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
@@ -166,7 +166,9 @@ class Service:
         s = self.overrides(req.overrides)
         question, passages = self.check_question(req.question), self.check_passages(_passages(req))
         with self.retrieval_slot(), self.model_slot(self.needs_model(s, answering=answering)):
-            return call(question, where=req.filters or None, passages=passages, settings=s)
+            out = call(question, where=req.filters or None, passages=passages, settings=s)
+        out.trace.request_id = REQUEST_ID.get()
+        return out
 
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:
         if not question.strip():

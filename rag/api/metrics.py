@@ -11,6 +11,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -62,6 +63,11 @@ class Metrics:
             self.cost.labels(model).inc(ans.cost)
 
 
+# The id of the request being served, for the code that runs it (sync routes run in a worker thread,
+# which Starlette starts with a copy of this context).
+REQUEST_ID: ContextVar[str] = ContextVar("leanrag_request_id", default="")
+
+
 class RequestLog:
     """ASGI middleware: a request id (the client's ``X-Request-ID`` if sane, else a new one) in the response
     headers, request counts and latency by route and status, and one JSON log line per request."""
@@ -85,9 +91,11 @@ class RequestLog:
                 message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())]}
             await send(message)
 
+        token = REQUEST_ID.set(rid)
         try:
             await self.app(scope, receive, tagged)
         finally:
+            REQUEST_ID.reset(token)
             seconds = time.perf_counter() - t0
             self.metrics.requests.labels(route, str(status)).inc()
             self.metrics.latency.labels(route).observe(seconds)

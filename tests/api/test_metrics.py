@@ -41,6 +41,7 @@ def test_scrape_counts_requests_tokens_and_cost(tmp_path, embedder, fake_openai,
             assert c.post("/v1/retrieve", json={"question": ""}).status_code == 422
             r = c.post("/v1/answer", json={"question": "What do quokkas eat?"}, headers={"X-Request-ID": "abc-123"})
             assert r.status_code == 200 and r.headers["x-request-id"] == "abc-123"
+            assert r.json()["trace"]["request_id"] == "abc-123"  # the trace joins its log line
             answer = r.json()
             assert httpx.get(f"{server.root}/metrics").status_code == 401  # the key guards the numbers too
             scrape = c.get("/metrics")
