@@ -24,6 +24,7 @@ from typing import Any, Literal, NamedTuple, overload
 import numpy as np
 from pydantic import SecretStr
 
+from rag import telemetry
 from rag.answer.factory import Answerer, make_answerer
 from rag.answer.openai_backend import OpenAIAnswerer
 from rag.answer.prompt import NO_ANSWER
@@ -190,6 +191,14 @@ class Pipeline:
                  **overrides: Any) -> Context:
         """The lean context: few passages, within the token budget, with a trace of every decision."""
         s = self._settings(overrides, settings)
+        with telemetry.span("leanrag.retrieve", **{"leanrag.caller_passages": passages is not None}) as sp:
+            ctx = self._retrieve(question, s, where, passages)
+            sp.set_attributes({"leanrag.passages": len(ctx.passages), "leanrag.tokens": ctx.tokens,
+                               "leanrag.stop_reason": ctx.trace.stop_reason})
+        return ctx
+
+    def _retrieve(self, question: str, s: Settings, where: dict | None,
+                  passages: Sequence[PassageInput] | None) -> Context:
         trace = Trace()
         ranked, vectors, qvec, idf, multi_hop = self._ranked(question, s, where, passages, trace)
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
@@ -203,7 +212,9 @@ class Pipeline:
                 f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors off")
             s = hop
         pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s))
-        kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
+        with telemetry.span("leanrag.prune") as sp:
+            kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
+            telemetry.prune_events(sp, stages)
         trace.stages.extend(stages)
         trace.stop_reason = pruner.stop_reason
         ctx = Context(question, kept, 0, trace, pool=ranked)
@@ -244,8 +255,10 @@ class Pipeline:
         t0 = started if started is not None else time.perf_counter()
         retrieve_ms = (time.perf_counter() - t0) * 1000 if started is not None else 0.0
         answerer = self._answerer(s)
+        started_ns = time.time_ns()
 
         def finish(ans: Answer) -> Answer:
+            telemetry.answered(ans, started_ns)
             ans.timings = {"retrieve_ms": round(retrieve_ms, 2),
                            "first_token_ms": round(retrieve_ms + ans.timings.get("first_token_ms", 0.0), 2),
                            "answer_ms": ans.timings.get("answer_ms", 0.0),
@@ -415,11 +428,13 @@ def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "")
     may fill in its counts and note. Appended when the block ends, in the order stages ran."""
     stage = StageTrace(name, n, n, tokens, tokens, 0.0, note=note)
     t0 = time.perf_counter()
-    try:
-        yield stage
-    finally:
-        stage.ms = round((time.perf_counter() - t0) * 1000, 2)
-        trace.stages.append(stage)
+    with telemetry.span(f"leanrag.{name}") as sp:
+        try:
+            yield stage
+        finally:
+            stage.ms = round((time.perf_counter() - t0) * 1000, 2)
+            trace.stages.append(stage)
+            telemetry.stage_attributes(sp, stage)
 
 
 def multi_hop_settings(s: Settings) -> Settings:
