@@ -167,14 +167,26 @@ class Pipeline:
             return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                               store=self.store(create=True), progress=progress)
 
-        if workers > 1:
-            return ingest_in_workers(paths, settings=self.settings, workers=workers, finish=run)
-        return run()
+        try:
+            if workers > 1:
+                return ingest_in_workers(paths, settings=self.settings, workers=workers, finish=run)
+            return run()
+        finally:
+            self._written()
 
     def ingest_documents(self, documents: Sequence[Document]) -> IngestReport:
         """Add or update documents given as text; each one replaces its earlier version."""
-        return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
-                                store=self.store(create=True))
+        try:
+            return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
+                                    store=self.store(create=True))
+        finally:
+            self._written()
+
+    def _written(self) -> None:
+        with self._lock:
+            caches = list(self._lexicals.values())
+        for cache in caches:
+            cache.invalidate()
 
     # ---- retrieval -------------------------------------------------------------------------
     def search(self, question: str, k: int = 10, *, where: dict | None = None,

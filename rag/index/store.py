@@ -170,7 +170,8 @@ class Store:
                 spans.append((int(meta["s"]), int(meta["e"])))
             parts.append(np.asarray(got["embeddings"], dtype=np.float32))
             offset += len(got["ids"])
-        vectors = np.asarray([v for _, v in rows], dtype=np.float32).reshape(len(rows), -1)
+        vectors = (np.asarray([v for _, v in rows], dtype=np.float32) if rows
+                   else np.zeros((0, dim), dtype=np.float32))  # an empty store is mirrored too
         sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, vectors.shape[1]), np.float32)
         return chunks, VectorMirror.build(tuple(c.id for c in chunks), vectors, owners, order, spans,
                                           sentence_vectors)

@@ -72,6 +72,12 @@ class LexicalCache:
     def get(self) -> LexicalIndex:
         return self.snapshot().index
 
+    def invalidate(self) -> None:
+        """This process wrote the store: the next query checks its version at once (another process's
+        writes are seen within ``refresh`` seconds)."""
+        with self._lock:
+            self._checked = float("-inf")
+
 
 def fuse(lists: list[list[str]], scores: list[dict[str, float]], cfg: FusionConfig) -> dict[str, float]:
     """Reciprocal-rank fusion, or a weighted sum of per-list max-normalised scores."""

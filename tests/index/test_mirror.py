@@ -53,3 +53,11 @@ def test_a_filter_still_goes_through_chroma(pipelines) -> None:
     source = mirrored.store().all_chunks()[0].source
     hits = mirrored.search(QUESTIONS[0], k=5, where={"source": source})
     assert hits and all(c.source == source for c in hits)
+
+
+def test_an_empty_store_is_mirrored_and_searched(tmp_path, embedder) -> None:
+    p = Pipeline(Settings(store_path=tmp_path / "empty"), embedder=embedder)
+    p.store(create=True)
+    snap = p._lexical(p.settings).snapshot()
+    assert snap.vectors is not None and len(snap.vectors.ids) == 0
+    assert p.search("anything", k=5) == [] and p.retrieve("anything").passages == []
