@@ -36,7 +36,6 @@ from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
 from rag.ingest.parallel import ingest_in_workers
-from rag.ingest.split import embed_text
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.features import Evidence, Idf, query_terms
 from rag.retrieve.hop import is_multi_hop, second_hop
@@ -44,7 +43,7 @@ from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import Settings
-from rag.text import STEMMED, named_terms, sentence_spans, text_processing
+from rag.text import STEMMED, embed_text, named_terms, sentence_spans, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 

@@ -145,3 +145,10 @@ def lead_subject(text: str) -> str:
     if not 1 <= len(words) <= 8 or not (subject[:1].isupper() or subject[:1].isdigit()):
         return ""
     return "" if words[0].lower() in _NOT_SUBJECTS or len(subject) < 3 else subject
+
+
+def embed_text(title: str, text: str) -> str:
+    """What the embedder sees: the title gives a chunk its topic."""
+    if title and not text.lstrip("# ").startswith(title):
+        return f"{title}\n{text}"
+    return text

@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from rag import Pipeline, Settings
-from rag.ingest.split import embed_text
-from rag.text import sentence_spans
+from rag.text import embed_text, sentence_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -28,8 +28,9 @@ from rag.answer.errors import (
     scrub,
 )
 from rag.answer.models import ModelSpec
-from rag.answer.prompt import build_messages, cite, cited_labels, label
+from rag.answer.prompt import build_messages, cite, cited_labels
 from rag.answer.usage import ThinkSplitter, usage_from_response
+from rag.blocks import label
 from rag.net import redact
 from rag.types import Answer, Context, Usage
 

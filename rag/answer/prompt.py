@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from rag.answer.models import ModelSpec
+from rag.blocks import render_context
 from rag.types import Citation, Passage
 
 NO_ANSWER = "The context does not contain the answer."
@@ -25,36 +26,6 @@ INSTRUCTIONS = (
     f'If the context does not contain the answer, reply exactly: "{NO_ANSWER}" '
     "Be brief. Cite the passages you used by their numbers in square brackets, like [1]."
 )
-
-
-# Any "<" that a reader could take for the start of our tags: "</passage>", "< /passage>", "</ PASSAGE",
-# "<\ncontext" ...
-_TAG = re.compile(r"<(?=[\s/]*(?:passage|context))", re.IGNORECASE)
-_LABEL_UNSAFE = re.compile(r'[\s"<>]+')
-
-
-def _escape(text: str) -> str:
-    # A passage must not be able to end its block (or the context) and speak as the user.
-    return _TAG.sub("&lt;", text)
-
-
-def _attribute(value: str) -> str:
-    """A label fit for a tag attribute: one line, no quote or angle bracket."""
-    return _LABEL_UNSAFE.sub(" ", value).strip()
-
-
-def label(title: str, source: str) -> str:
-    """How a passage is named to a model: its title, else its file name (the answer and the reranker agree)."""
-    return title or source.rsplit("/", 1)[-1]
-
-
-def render_context(passages: Sequence[tuple[str, str, str]]) -> str:
-    """``passages`` as (id, source, text); blocks are numbered 1..n in that order."""
-    blocks = []
-    for i, (_, source, text) in enumerate(passages, 1):
-        src = f' source="{_attribute(source)}"' if _attribute(source) else ""
-        blocks.append(f'<passage id="{i}"{src}>\n{_escape(text.strip())}\n</passage>')
-    return "\n".join(blocks)
 
 
 def build_messages(question: str, passages: Sequence[tuple[str, str, str]], spec: ModelSpec,

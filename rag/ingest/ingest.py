@@ -21,9 +21,9 @@ from tqdm import tqdm
 from rag.index.embedder import Embedder
 from rag.index.store import SourceState, Store
 from rag.ingest.loaders import LoadError, discover, load_file
-from rag.ingest.split import Splitter, embed_text
+from rag.ingest.split import Splitter
 from rag.settings import Settings
-from rag.text import sentence_spans
+from rag.text import embed_text, sentence_spans
 from rag.types import Chunk, Document, IngestReport, Skipped
 
 log = logging.getLogger(__name__)

@@ -29,12 +29,6 @@ def chunk_id(doc_id: str, index: int, start: int, text: str, source: str = "") -
     return h[:32]
 
 
-def embed_text(title: str, text: str) -> str:
-    """What the embedder sees: the title gives a chunk its topic."""
-    if title and not text.lstrip("# ").startswith(title):
-        return f"{title}\n{text}"
-    return text
-
 
 def markdown_sections(text: str) -> list[tuple[int, str, str]]:
     """(offset, header line, section text) for each header-led section, preamble included."""

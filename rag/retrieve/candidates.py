@@ -11,7 +11,7 @@ import numpy as np
 from rag.index.lexical import LexicalIndex
 from rag.index.mirror import VectorMirror
 from rag.index.store import Store, StoredChunk, stored_chunk
-from rag.ingest.split import embed_text
+from rag.text import embed_text
 from rag.types import Candidate
 
 log = logging.getLogger(__name__)

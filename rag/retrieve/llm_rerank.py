@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.prompt import label, render_context
+from rag.blocks import label, render_context
 from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.rerank import EmbeddingReranker
 from rag.types import Candidate, ModelCall, Trace

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ingest.split import Splitter, chunk_id, embed_text, markdown_sections
+from rag.ingest.split import Splitter, chunk_id, markdown_sections
+from rag.text import embed_text
 from rag.types import Document
 
 
