@@ -68,6 +68,7 @@ class Pipeline:
         self._evidence_bytes = 0
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
         self._counters: dict[str, CachedCounter] = {}  # by tokenizer
+        self._lookups: dict[str, tuple[int, int]] = {"mirror": (0, 0), "evidence": (0, 0)}  # (hits, lookups)
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
 
     @classmethod
@@ -354,6 +355,9 @@ class Pipeline:
                 got = mirror.evidence(row) if row is not None else None
                 if got is not None:
                     out[c.id] = Evidence(*got)
+        with self._lock:
+            hits, total = self._lookups["mirror"]
+            self._lookups["mirror"] = (hits + len(out), total + len(candidates))
         out.update(self._recall([c.id for c in candidates if c.id not in out]))
         ids = [c.id for c in candidates if c.id not in out]
         vecs = store.embeddings(ids)
@@ -391,6 +395,18 @@ class Pipeline:
                 if k in self._evidence:
                     self._evidence.move_to_end(k)
                     out[k] = self._evidence[k]
+            self._lookups["evidence"] = (self._lookups["evidence"][0] + len(out),
+                                         self._lookups["evidence"][1] + len(keys))
+        return out
+
+    def cache_stats(self) -> dict[str, tuple[int, int]]:
+        """(hits, lookups) per in-memory cache since start: "mirror" (stored chunks' vectors read from the
+        mirror), "evidence" (the vector cache behind it), "tokens" (token counts)."""
+        with self._lock:
+            out = dict(self._lookups)
+            counters = list(self._counters.values())
+        lookups = sum(c.lookups for c in counters)
+        out["tokens"] = (lookups - sum(c.misses for c in counters), lookups)
         return out
 
     def _remember(self, items: dict[str, Evidence]) -> None:

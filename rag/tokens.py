@@ -80,10 +80,13 @@ class CachedCounter:
     def __init__(self, name: str = "o200k_base", *, keep: int = 8192) -> None:
         self.name, self.keep = name, keep
         self._seen: dict[str, int] = {}
+        self.lookups = self.misses = 0  # for the service's metrics
 
     def __call__(self, text: str) -> int:
+        self.lookups += 1
         n = self._seen.get(text)
         if n is None:
+            self.misses += 1
             n = count_tokens(text, self.name)
             if len(self._seen) >= self.keep:
                 self._seen.pop(next(iter(self._seen)), None)  # oldest first out

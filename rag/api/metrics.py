@@ -10,11 +10,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 
 from rag.types import Answer, Context
 
@@ -41,6 +42,10 @@ class Metrics:
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
         Gauge(name, doc, registry=self.registry).set_function(read)
 
+    def caches(self, read: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        """``leanrag_cache_lookups_total{cache, result}`` from (hits, lookups) per cache, read at each scrape."""
+        self.registry.register(_CacheLookups(read))
+
     def scrape(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -66,6 +71,22 @@ class Metrics:
 # The id of the request being served, for the code that runs it (sync routes run in a worker thread,
 # which Starlette starts with a copy of this context).
 REQUEST_ID: ContextVar[str] = ContextVar("leanrag_request_id", default="")
+
+
+class _CacheLookups:
+    def __init__(self, read: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self.read = read
+
+    def describe(self) -> list:
+        return []  # read lazily: the registry must not call ``read`` when it is registered
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily("leanrag_cache_lookups", "In-memory cache lookups by cache and result "
+                                     "(hit ratio = hit / (hit + miss))", labels=["cache", "result"])
+        for cache, (hits, lookups) in sorted(self.read().items()):
+            family.add_metric([cache, "hit"], hits)
+            family.add_metric([cache, "miss"], lookups - hits)
+        yield family
 
 
 class RequestLog:

@@ -56,6 +56,12 @@ def test_scrape_counts_requests_tokens_and_cost(tmp_path, embedder, fake_openai,
     assert got[("leanrag_model_tokens_total", (("kind", "prompt"), ("model", "gpt-5-mini")))] == prompt
     assert got[("leanrag_model_cost_usd_total", (("model", "gpt-5-mini"),))] == pytest.approx(answer["cost"])
     assert got[("leanrag_model_calls_in_flight", ())] == 0
+    def lookups(cache: str) -> tuple[float, float]:
+        return tuple(got[("leanrag_cache_lookups_total", (("cache", cache), ("result", r)))]
+                     for r in ("hit", "miss"))
+
+    assert lookups("mirror") == (4, 0)  # the store's one chunk, read from memory by each of the 4 retrievals
+    assert lookups("tokens")[0] >= 3  # repeated questions count their passages' tokens once
     assert any(k[0] == "leanrag_stage_seconds_count" and ("stage", "rerank") in k[1] for k in got)
     lines = [rec.getMessage() for rec in caplog.records if rec.name == "rag.api.access"]
     assert any('"request_id": "abc-123"' in line and '"status": 200' in line for line in lines)
