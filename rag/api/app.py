@@ -71,7 +71,7 @@ class Service:
                            - self.retrievals._value)  # type: ignore[attr-defined]
         self.metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
                            lambda: self.pipeline._evidence_bytes)
-        self.metrics.caches(self.pipeline.cache_stats)
+        self.metrics.caches(lambda: self.pipeline.cache_stats())
 
     def load(self) -> None:
         """Load every model once, before the service says it is ready."""
