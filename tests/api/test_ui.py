@@ -98,6 +98,7 @@ def test_ask_see_the_trace_change_a_toggle_and_compare(service, browser, tmp_pat
     summary = _in_frame(browser, "current", "#summary")[0]
     assert int(summary.split(" tokens")[0].split()[-1]) <= 40
     assert _in_frame(browser, "previous", "#answer")  # the run before stays beside it
+    browser.save_screenshot(str(tmp_path / "ui-compare.png"))
 
     budget.clear()
     budget.send_keys("1000000")  # over the operator's ceiling: refused, the field named
