@@ -46,10 +46,6 @@ class VectorMirror:
                             np.ascontiguousarray(sentence_vectors[keep], dtype=np.float32))
         return cls(ids, row, np.ascontiguousarray(vectors, dtype=np.float32), sent, first)
 
-    @property
-    def nbytes(self) -> int:
-        return self.vectors.nbytes + self.sentences.vectors.nbytes + self.sentences.spans.nbytes
-
     def nearest(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(chunk row, cosine) of the ``k`` nearest chunks, best first."""
         return _top(_similarities(self.vectors, qvec), k)

@@ -76,6 +76,7 @@ class Store:
     def __init__(self, settings: Settings, *, model: str, dimension: int, create: bool = True) -> None:
         self.settings = settings
         self._served: Any = None  # the serve lock, while this process serves the store
+        self._leases: Any = None  # the Chroma server's lease collection, once a write section needed it
         self.where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
                       else str(settings.store_path))
         self.client = _client(settings)
@@ -115,10 +116,13 @@ class Store:
     def count(self) -> int:
         return self.collection.count()
 
-    def _pages(self, include: list[str], where: dict | None = None, page: int = 2000) -> Iterator[dict]:
+    def _pages(self, include: list[str], where: dict | None = None, page: int = 2000,
+               collection: Any = None) -> Iterator[dict]:
+        """The rows of ``collection`` (the chunks unless another is named), a page at a time."""
+        source = self.collection if collection is None else collection
         offset = 0
         while True:
-            got = self.collection.get(include=include, where=where, limit=page, offset=offset)
+            got = source.get(include=include, where=where, limit=page, offset=offset)
             if not got["ids"]:
                 return
             yield got
@@ -159,17 +163,12 @@ class Store:
         order: list[int] = []
         spans: list[tuple[int, int]] = []
         parts: list[np.ndarray] = []
-        offset = 0
-        while True:
-            got = self.sentences.get(include=["metadatas", "embeddings"], limit=5000, offset=offset)
-            if not got["ids"]:
-                break
+        for got in self._pages(["metadatas", "embeddings"], page=5000, collection=self.sentences):
             for meta in got["metadatas"]:
                 owners.append(str(meta["chunk_id"]))
                 order.append(int(meta["i"]))
                 spans.append((int(meta["s"]), int(meta["e"])))
             parts.append(np.asarray(got["embeddings"], dtype=np.float32))
-            offset += len(got["ids"])
         vectors = (np.asarray([v for _, v in rows], dtype=np.float32) if rows
                    else np.zeros((0, dim), dtype=np.float32))  # an empty store is mirrored too
         sentence_vectors = np.concatenate(parts) if parts else np.zeros((0, vectors.shape[1]), np.float32)
@@ -272,15 +271,8 @@ class Store:
         if expected == self.sentences.count():
             return 0
         chunk_ids = {cid for got in self._pages([]) for cid in got["ids"]}
-        orphans: list[str] = []
-        offset = 0
-        while True:
-            got = self.sentences.get(include=["metadatas"], limit=5000, offset=offset)
-            if not got["ids"]:
-                break
-            orphans += [sid for sid, m in zip(got["ids"], got["metadatas"], strict=True)
-                        if m["chunk_id"] not in chunk_ids]
-            offset += len(got["ids"])
+        orphans = [sid for got in self._pages(["metadatas"], page=5000, collection=self.sentences)
+                   for sid, m in zip(got["ids"], got["metadatas"], strict=True) if m["chunk_id"] not in chunk_ids]
         for i in range(0, len(orphans), 5000):
             self.sentences.delete(ids=orphans[i:i + 5000])
         return len(orphans)
@@ -326,8 +318,10 @@ class Store:
             return
         from rag.index.lease import LeaseTimeout, ServerLease
 
-        leases = self.client.get_or_create_collection(f"{self.settings.collection}-leases", embedding_function=None)
-        lease = ServerLease(leases, "writer", wait=self.settings.writer_lease_wait)
+        if self._leases is None:
+            self._leases = self.client.get_or_create_collection(f"{self.settings.collection}-leases",
+                                                                embedding_function=None)
+        lease = ServerLease(self._leases, "writer", wait=self.settings.writer_lease_wait)
         try:
             lease.acquire()
         except LeaseTimeout as e:

@@ -29,7 +29,6 @@ def chunk_id(doc_id: str, index: int, start: int, text: str, source: str = "") -
     return h[:32]
 
 
-
 def markdown_sections(text: str) -> list[tuple[int, str, str]]:
     """(offset, header line, section text) for each header-led section, preamble included."""
     starts = [m.start() for m in _HEADER.finditer(text)]
