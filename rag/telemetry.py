@@ -45,7 +45,7 @@ def answered(ans: Answer, started_ns: int) -> None:
         "leanrag.answerer": ans.answerer, "leanrag.model": ans.model or None, "leanrag.abstained": ans.abstained,
         "leanrag.prompt_tokens": u.prompt_tokens, "leanrag.cached_tokens": u.cached_tokens,
         "leanrag.completion_tokens": u.completion_tokens, "leanrag.reasoning_tokens": u.reasoning_tokens,
-        "leanrag.cost_usd": ans.cost, "leanrag.request_id": ans.trace.request_id or None}))
+        "leanrag.cost_usd": ans.cost}))
     sp.end()
 
 
