@@ -11,6 +11,11 @@ A top passage often names an entity in other words than its name: "defensive coo
 for the passage "UNLV Rebels football program", "Kent Baer" for "Kent Lex Baer". So a name is also
 found *in part*: the share of its rarer words (IDF-weighted, words of the question aside) that the top
 passage holds. Half of that weight lifts the passage in proportion; most of it makes a bridge.
+
+A name read from opening words misses the other names a subject goes by ("Clara Ann Fowler, known
+professionally as Patti Page"), so plain text needs a link that does not rest on one name: the share of
+a passage's whole opening sentence that a top passage holds (a *lead link*) adds to its score in
+proportion. It lifts; it makes a bridge only when the top passage also names the lifted one as written.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ Weight = Callable[[str], float]  # a term's IDF
 
 SOFT_LIFT = 0.5    # share of a name's IDF weight a top passage must hold to lift the passage so named
 SOFT_BRIDGE = 0.7  # ... to count as a bridge (the question then needs both passages)
+LEAD_LIFT = 0.5    # a lead link adds this x the anchor's score x the share of the opening sentence held
 
 
 @dataclass(frozen=True)
@@ -81,24 +87,18 @@ def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weig
     held = {a.id: set(term_tuple(a.text)) for a in tops} if idf is not None else {}  # once per anchor
     lifted: list[Lift] = []
     for c in ranked:
-        if not name[c.id] or counts[name[c.id].lower()] > 1:
-            continue
-        names = _names(name[c.id])
-        best, why, anchor, share = 0.0, "", None, None
-        if any(_mentions(q, n) for n in names):
-            best, why = ranked[0].score, f"the question names {name[c.id]!r}"
-        for a in tops:
-            if a is c or name[a.id].lower() == name[c.id].lower():
-                continue
-            if any(_mentions(a.text.lower(), n) for n in names):
-                if a.score > best:
-                    best, why, anchor, share = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id, None
-            elif idf is not None:
-                part = _share(name[c.id], held[a.id], q_terms, idf)
-                if part >= SOFT_LIFT and a.score * part > best:
-                    best, anchor, share = a.score * part, a.id, part
-                    why = f"top passage {a.id} holds {part:.0%} of the name {name[c.id]!r}"
+        shared = not name[c.id] or counts[name[c.id].lower()] > 1
+        best, why, anchor, share = _named(c, name, q, tops, ranked[0].score, held, q_terms, idf) if not shared \
+            else (0.0, "", None, None)
         target = weight * best
+        lead = _lead_link(c, tops, held, q_terms, idf) if idf is not None else None
+        if lead is not None and lead[0] > max(target, c.score):
+            if shared:  # one of several sections of an article: no bridge (see is_multi_hop)
+                why, anchor, share = "", lead[1], 0.0
+            elif target <= c.score:
+                why, anchor, share = "", lead[1], None
+            why = (why + "; " if why else "") + f"top passage {lead[1]} holds {lead[2]:.0%} of its opening sentence"
+            target = lead[0]
         if target > c.score:
             lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor, share))
             c.scores["hop"] = target
@@ -106,10 +106,61 @@ def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weig
     return lifted
 
 
+def _named(c: Candidate, name: dict[str, str], q: str, tops: list[Candidate], best_score: float,
+           held: dict[str, set[str]], q_terms: set[str], idf: Weight | None
+           ) -> tuple[float, str, str | None, float | None]:
+    """The strongest link by name to ``c``: from the question, or from a top passage naming it as written
+    or (with ``idf``) holding most of its name's words."""
+    names = _names(name[c.id])
+    best, why, anchor, share = 0.0, "", None, None
+    if any(_mentions(q, n) for n in names):
+        best, why = best_score, f"the question names {name[c.id]!r}"
+    for a in tops:
+        if a is c or name[a.id].lower() == name[c.id].lower():
+            continue
+        if any(_mentions(a.text.lower(), n) for n in names):
+            if a.score > best:
+                best, why, anchor, share = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id, None
+        elif idf is not None:
+            part = _share(name[c.id], held[a.id], q_terms, idf)
+            if part >= SOFT_LIFT and a.score * part > best:
+                best, anchor, share = a.score * part, a.id, part
+                why = f"top passage {a.id} holds {part:.0%} of the name {name[c.id]!r}"
+    return best, why, anchor, share
+
+
+def _lead_link(c: Candidate, tops: list[Candidate], held: dict[str, set[str]], q_terms: set[str],
+               idf: Weight) -> tuple[float, str, float] | None:
+    """The best lift of ``c`` by its opening sentence: (new score, anchor id, share of the opening held)."""
+    best = None
+    for a in tops:
+        if a is c or (c.title and a.title == c.title):
+            continue  # sections of one article share their words, not a bridge
+        part = _share_terms(_opening(c), held[a.id], q_terms, idf)
+        lifted = c.score + LEAD_LIFT * a.score * part
+        if best is None or lifted > best[0]:
+            best = (lifted, a.id, part)
+    return best
+
+
+def _opening(c: Candidate) -> str:
+    """A passage's opening sentence: where an encyclopedic passage says what it is about, in all the names
+    it goes by ("Clara Ann Fowler, known as Patti Page, ...")."""
+    if c.sentences:
+        s, e = c.sentences[0]
+        return c.text[s:e]
+    return c.text[:300]
+
+
 def _share(name: str, held: set[str], q_terms: set[str], idf: Weight) -> float:
-    """The IDF-weighted share of ``name``'s words among the terms ``held`` by a passage; words the question
+    """The IDF-weighted share of ``name``'s words among the terms ``held`` by a passage."""
+    return _share_terms(_PAREN.sub("", name), held, q_terms, idf)
+
+
+def _share_terms(text: str, held: set[str], q_terms: set[str], idf: Weight) -> float:
+    """The IDF-weighted share of ``text``'s words among the terms ``held`` by a passage; words the question
     uses count as not found, since they tie every passage to the question, not one passage to another."""
-    words = set(term_tuple(_PAREN.sub("", name)))
+    words = set(term_tuple(text))
     total = sum(idf(w) for w in words)
     if not total:
         return 0.0
@@ -146,3 +197,4 @@ def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> 
              if n and counts[n.lower()] == 1 and _entity(n) and _names_entity(question, n)}
     # one entity under two titles ("X" and "X (copy)") is still one entity
     return any(a not in b and b not in a for a in named for b in named)
+
