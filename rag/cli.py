@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from rag.answer.errors import LLMError
 from rag.errors import InputError
 from rag.index.embedder import one_blas_thread
 from rag.index.store import StoreError
+from rag.llm.errors import LLMError
 from rag.settings import Settings
 
 
@@ -295,7 +295,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_llm_serve(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from rag.answer import local
+    from rag.llm import local
 
     settings = _settings(args, local_port=args.port, local_host=args.host)
     if importlib.util.find_spec("llama_cpp") is None:

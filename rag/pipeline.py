@@ -15,18 +15,17 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 import numpy as np
 from pydantic import SecretStr
 
 from rag import telemetry
-from rag.answer.factory import Answerer, make_answerer
-from rag.answer.openai_backend import OpenAIAnswerer
+from rag.answer.factory import Answerer, make_answerer, resolve_answerer
 from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.errors import InputError
@@ -36,6 +35,8 @@ from rag.index.store import Store
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
 from rag.ingest.parallel import ingest_in_workers
+from rag.llm.config import make_endpoint
+from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.features import Evidence, Idf, query_terms
 from rag.retrieve.hop import is_multi_hop, second_hop
@@ -70,6 +71,7 @@ class Pipeline:
         self._counters: dict[str, CachedCounter] = {}  # by tokenizer
         self._lookups: dict[str, tuple[int, int]] = {"mirror": (0, 0), "evidence": (0, 0)}  # (hits, lookups)
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
+        self._endpoints: OrderedDict[str, Endpoint] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Pipeline:
@@ -115,25 +117,25 @@ class Pipeline:
             return self._rerankers[key]
 
     def _llm_reranker(self, s: Settings) -> LLMReranker:
-        answerer = self._answerer(s)
-        if not isinstance(answerer, OpenAIAnswerer):
+        endpoint = self._endpoint(s)
+        if endpoint is None:
             raise InputError("the llm reranker needs a model endpoint: set answerer to openai (RAG_LLM_BASE_URL "
                              "and/or OPENAI_API_KEY) or local (rag llm serve)")
-        return LLMReranker(answerer.complete, model=answerer.cfg.model,
-                           instructions_role=answerer.spec.instructions_role, depth=s.llm_rerank_depth,
-                           batch=s.llm_rerank_batch)
+        return LLMReranker(endpoint, depth=s.llm_rerank_depth, batch=s.llm_rerank_batch)
+
+    def _endpoint(self, s: Settings) -> Endpoint | None:
+        """The model endpoint of ``s`` (None for the extractive answerer), one per answer key: the answerer
+        and the LLM reranker share its client."""
+        kind = resolve_answerer(s)
+        if kind == "extractive":
+            return None
+        return _lru(self._lock, self._endpoints, _answer_key(s),
+                    lambda: make_endpoint(s, kind, count=self._counter(s)))
 
     def _answerer(self, s: Settings) -> Answerer:
-        key = _answer_key(s)
-        with self._lock:
-            cache = self._answerers
-            if key in cache:
-                cache.move_to_end(key)
-                return cache[key]
-            cache[key] = answerer = make_answerer(s, count=self._counter(s))
-            while len(cache) > ANSWERERS_KEPT:  # per-call parameters must not grow memory without bound
-                cache.popitem(last=False)
-            return answerer
+        endpoint = self._endpoint(s)
+        return _lru(self._lock, self._answerers, _answer_key(s),
+                    lambda: make_answerer(s, count=self._counter(s), endpoint=endpoint))
 
     def _settings(self, overrides: dict[str, Any], settings: Settings | None = None) -> Settings:
         # ``settings``: already resolved by the caller (the service validates a request's once)
@@ -437,6 +439,22 @@ _ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_a
 
 
 ANSWERERS_KEPT = 16
+T = TypeVar("T")
+
+
+def _lru(lock: AbstractContextManager[Any], cache: OrderedDict[str, T], key: str, make: Callable[[], T]) -> T:
+    """``cache[key]``, made on a miss; per-call parameters must not grow memory without bound, so at most
+    ``ANSWERERS_KEPT`` stay, the least recently used going first."""
+    with lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    made = make()  # outside the lock: making one may take it (token counters)
+    with lock:
+        cache[key] = made
+        while len(cache) > ANSWERERS_KEPT:
+            cache.popitem(last=False)
+        return cache[key]
 
 
 def _answer_key(s: Settings) -> str:

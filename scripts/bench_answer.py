@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 
 from rag import Pipeline, Settings
-from rag.answer.local import base_url, server_command
 from rag.evaluate.metrics import answer_contains, exact_match, median, percentile, token_f1
 from rag.evaluate.profiles import NAIVE_TOP5
+from rag.llm.local import base_url, server_command
 from rag.net import wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Literal, Protocol
 
-from rag.answer import local
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.models import model_spec
-from rag.answer.openai_backend import EndpointConfig, OpenAIAnswerer
+from rag.answer.openai_backend import OpenAIAnswerer
+from rag.llm.config import make_endpoint
+from rag.llm.endpoint import Endpoint
 from rag.settings import Settings
 from rag.types import Answer, Context
 
@@ -20,31 +20,17 @@ class Answerer(Protocol):
     def stream(self, question: str, context: Context) -> Iterator[str | Answer]: ...
 
 
-def resolve_answerer(s: Settings) -> str:
+def resolve_answerer(s: Settings) -> Literal["extractive", "openai", "local"]:
     """``auto`` means openai when an endpoint or a key is configured, else extractive (offline)."""
-    if s.answerer != "auto":
-        return s.answerer
-    return "openai" if (s.llm_base_url or s.llm_api_key) else "extractive"
+    if s.answerer == "auto":
+        return "openai" if (s.llm_base_url or s.llm_api_key) else "extractive"
+    return s.answerer
 
 
-def make_answerer(s: Settings, *, count: Callable[[str], int]) -> Answerer:
+def make_answerer(s: Settings, *, count: Callable[[str], int], endpoint: Endpoint | None = None) -> Answerer:
+    """The answerer for ``s``; a model answerer on ``endpoint`` when given (one client shared with the LLM
+    reranker), else on a new endpoint from the settings."""
     kind = resolve_answerer(s)
     if kind == "extractive":
         return ExtractiveAnswerer(count=count, max_sentences=s.extractive_sentences)
-    key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
-    url: str | None
-    temperature: float | None
-    if kind == "local":
-        model, url, temperature = local.MODEL_ALIAS, local.base_url(s), 0.0 if s.temperature is None else s.temperature
-        key, version = "local", None
-    else:
-        model, url, temperature, version = s.llm_model, s.llm_base_url, s.temperature, s.llm_api_version
-    overrides = dict(s.llm_model_spec)
-    if model in s.llm_prices:
-        overrides.update(zip(("price_input", "price_cached", "price_output"), s.llm_prices[model], strict=True))
-    spec = model_spec(model, family=s.llm_model_family if kind == "openai" else None, overrides=overrides)
-    cfg = EndpointConfig(base_url=url, model=model, api_key=key, api_version=version, timeout=s.llm_timeout,
-                         max_retries=s.llm_max_retries, max_wait=s.llm_retry_max_wait,
-                         max_completion_tokens=s.max_completion_tokens, reasoning_effort=s.reasoning_effort,
-                         temperature=temperature)
-    return OpenAIAnswerer(cfg, spec, count=count, name=kind)
+    return OpenAIAnswerer(endpoint or make_endpoint(s, kind, count=count), name=kind)

@@ -1,123 +1,23 @@
-"""Answers from any OpenAI-compatible endpoint (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp, DeepSeek).
-
-Sends only what the model accepts (``models.py``), retries what is worth retrying (429, 5xx, lost
-connections, honouring ``Retry-After``), names the cause of what is not (400/401/404), and accounts
-every token. The API key is never logged and never appears in an error.
-"""
+"""Answers from a model endpoint (``rag.llm``): the prompt in, the cited answer with its usage out."""
 from __future__ import annotations
 
-import email.utils
-import logging
-import random
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
-import openai
-
-from rag.answer.errors import (
-    LLMAuthError,
-    LLMBadRequest,
-    LLMError,
-    LLMNotFound,
-    LLMRateLimited,
-    LLMTimeout,
-    LLMUnavailable,
-    ReasoningBudgetExhausted,
-    scrub,
-)
-from rag.answer.models import ModelSpec
 from rag.answer.prompt import build_messages, cite, cited_labels
-from rag.answer.usage import ThinkSplitter, usage_from_response
 from rag.blocks import label
-from rag.net import redact
-from rag.types import Answer, Context, Usage
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Completion:
-    text: str
-    reasoning: str
-    usage: Usage
-    cost: float
-    finish_reason: str
-    attempts: int
-    first_token_ms: float
-    ms: float
-
-
-T = TypeVar("T")
-
-
-def _last(items: Iterator[T]) -> T:
-    last = None
-    for last in items:  # noqa: B007
-        pass
-    assert last is not None
-    return last
-
-
-@dataclass(frozen=True)
-class EndpointConfig:
-    base_url: str | None
-    model: str
-    api_key: str | None = field(repr=False)  # never in a log line or a traceback's locals
-    api_version: str | None = None         # set for Azure OpenAI
-    timeout: float = 60.0
-    max_retries: int = 3
-    backoff: float = 0.5                   # first retry delay, doubled each time, with jitter
-    max_wait: float = 30.0                 # longest Retry-After honoured before giving up
-    max_completion_tokens: int = 25_000
-    reasoning_effort: str | None = None
-    temperature: float | None = None
+from rag.llm.endpoint import Endpoint, last
+from rag.types import Answer, Context
 
 
 class OpenAIAnswerer:
     name = "openai"
 
-    def __init__(self, config: EndpointConfig, spec: ModelSpec, *, count: Callable[[str], int],
-                 name: str = "openai") -> None:
-        self.cfg = config
-        self.spec = spec
-        self.count = count
+    def __init__(self, endpoint: Endpoint, *, name: str = "openai") -> None:
+        self.endpoint = endpoint
         self.name = name
-        self._client: openai.OpenAI | None = None
 
-    @property
-    def client(self) -> openai.OpenAI:
-        if self._client is None:
-            c = self.cfg
-            # Our own retry loop (below) owns retries, so that they are counted and Retry-After is capped.
-            common: dict[str, Any] = {"api_key": c.api_key or "not-needed", "timeout": c.timeout, "max_retries": 0}
-            if c.api_version:
-                self._client = openai.AzureOpenAI(azure_endpoint=c.base_url or "", api_version=c.api_version, **common)
-            else:
-                self._client = openai.OpenAI(base_url=c.base_url, **common)
-        return self._client
-
-    @property
-    def budget(self) -> int:
-        return min(self.cfg.max_completion_tokens, self.spec.max_output)
-
-    def request(self, messages: list[dict[str, str]], *, stream: bool = False) -> dict[str, Any]:
-        """The exact keyword arguments of ``chat.completions.create``: nothing the model rejects."""
-        kw: dict[str, Any] = {"model": self.cfg.model, "messages": messages, self.spec.token_param: self.budget}
-        if self.spec.reasoning_effort and self.cfg.reasoning_effort:
-            kw["reasoning_effort"] = self.cfg.reasoning_effort
-        if self.spec.sampling and self.cfg.temperature is not None:
-            kw["temperature"] = self.cfg.temperature
-        if stream:
-            kw["stream"] = True
-            if self.spec.stream_usage:
-                kw["stream_options"] = {"include_usage": True}
-        return kw
-
-    # ---- answering ---------------------------------------------------------------------------
     def answer(self, question: str, context: Context) -> Answer:
-        done = _last(self._answer(question, context, stream=False))
+        done = last(self._answer(question, context, stream=False))
         assert isinstance(done, Answer)  # a stream's last item is its Answer
         return done
 
@@ -125,172 +25,17 @@ class OpenAIAnswerer:
         """Yields the visible answer as it arrives, then the finished ``Answer``."""
         return self._answer(question, context, stream=True)
 
-    def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """One plain completion (used by the LLM reranker): text, reasoning, usage, cost."""
-        done = _last(self.run(messages, stream=False))
-        assert isinstance(done, Completion)
-        self._check_length(done)
-        return done
-
     def _answer(self, question: str, context: Context, *, stream: bool) -> Iterator[str | Answer]:
         passages = [(p.id, label(p.title, p.source), p.text) for p in context.passages]
-        messages = build_messages(question, passages, self.spec)
-        for item in self.run(messages, stream=stream):
+        messages = build_messages(question, passages, self.endpoint.spec)
+        for item in self.endpoint.run(messages, stream=stream):
             if isinstance(item, str):
                 yield item
                 continue
-            self._check_length(item)
+            self.endpoint.check_length(item)
             yield Answer(
                 question=question, text=item.text, citations=cite(cited_labels(item.text), context.passages),
                 context=context, usage=item.usage, cost=item.cost,
                 timings={"first_token_ms": item.first_token_ms, "answer_ms": item.ms}, answerer=self.name,
-                model=self.cfg.model, finish_reason=item.finish_reason, messages=messages,
+                model=self.endpoint.cfg.model, finish_reason=item.finish_reason, messages=messages,
                 reasoning=item.reasoning or None, attempts=item.attempts)
-
-    def run(self, messages: list[dict[str, str]], *, stream: bool) -> Iterator[str | Completion]:
-        """The request with retries; yields visible text as it arrives (when streaming), then a Completion."""
-        kwargs = self.request(messages, stream=stream)
-        t0 = time.perf_counter()
-        response, attempts = self._with_retries(lambda: self.client.chat.completions.create(**kwargs))
-        splitter = ThinkSplitter(orphan_close=self.spec.open_reasoning)
-        reasoning: list[str] = []
-        answer: list[str] = []
-        first: float | None = None
-        usage_obj: Any = None
-        finish = ""
-
-        def take(reasoning_part: str | None, content: str | None) -> str:
-            nonlocal first
-            if (reasoning_part or content) and first is None:
-                first = time.perf_counter()
-            if reasoning_part:
-                reasoning.append(reasoning_part)
-            r, a = splitter.feed(content or "")
-            reasoning.append(r)
-            answer.append(a)
-            return a
-
-        try:
-            if stream:
-                for chunk in response:
-                    if getattr(chunk, "usage", None):
-                        usage_obj = chunk.usage
-                    for choice in chunk.choices or []:
-                        finish = choice.finish_reason or finish
-                        visible = take(_reasoning_of(choice.delta), choice.delta.content)
-                        if visible:
-                            yield visible
-            else:
-                choice = response.choices[0]
-                usage_obj, finish = response.usage, choice.finish_reason or ""
-                take(_reasoning_of(choice.message), choice.message.content)
-        except openai.APIError as e:  # the connection broke mid-stream
-            raise self._translate(e)[0] from None
-        r, a = splitter.close()
-        reasoning.append(r)
-        answer.append(a)
-        if a and stream:
-            yield a
-        end = time.perf_counter()
-        text = "".join(answer).strip()
-        thought = "".join(reasoning).strip()
-        usage = usage_from_response(usage_obj, reasoning_text=thought, answer_text=text, count=self.count)
-        yield Completion(text, thought, usage,
-                         round(self.spec.cost(usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens), 8),
-                         finish, attempts, round(((first or end) - t0) * 1000, 2), round((end - t0) * 1000, 2))
-
-    def _check_length(self, done: Completion) -> None:
-        if done.finish_reason == "length" and not done.text:
-            err = ReasoningBudgetExhausted(
-                f"the model used its whole output budget ({self.budget} tokens, {done.usage.reasoning_tokens} of "
-                f"them reasoning) and gave no visible answer; raise max_completion_tokens "
-                f"(RAG_MAX_COMPLETION_TOKENS; {self.cfg.model} allows up to {self.spec.max_output})"
-                + (" or lower reasoning_effort" if self.spec.reasoning_effort else ""))
-            err.usage = done.usage  # type: ignore[attr-defined]  # the tokens were billed all the same
-            raise err
-
-    # ---- faults ----------------------------------------------------------------------------------
-    def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, int]:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return call(), attempt
-            except openai.APIError as e:
-                err, retryable = self._translate(e)
-            if not retryable or attempt > self.cfg.max_retries:
-                raise err
-            delay = self.cfg.backoff * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
-            if err.retry_after is not None:
-                if err.retry_after > self.cfg.max_wait:
-                    raise err
-                delay = err.retry_after
-            log.warning("%s; retry %d/%d in %.2f s", err, attempt, self.cfg.max_retries, delay)
-            time.sleep(delay)
-
-    def _translate(self, e: openai.APIError) -> tuple[LLMError, bool]:
-        """Our error for the client's, and whether a retry may help."""
-        where, model = redact(self.cfg.base_url or "api.openai.com"), self.cfg.model
-        if isinstance(e, openai.APITimeoutError):
-            return LLMTimeout(f"the model endpoint {where} did not answer within {self.cfg.timeout:g} s "
-                              "(RAG_LLM_TIMEOUT)"), True
-        if isinstance(e, openai.APIConnectionError):
-            return LLMUnavailable(f"cannot reach the model endpoint {where}: {self._msg(e)}"), True
-        if not isinstance(e, openai.APIStatusError):
-            return LLMUnavailable(f"the model endpoint {where} failed: {self._msg(e)}"), True
-        status, msg = e.status_code, self._msg(e)
-        if status == 429:
-            return LLMRateLimited(f"rate limited by {where} (429): {msg}", retry_after=_retry_after(e.response),
-                                  upstream_status=status), True
-        if status >= 500:
-            return LLMUnavailable(f"the model endpoint {where} failed ({status}): {msg}",
-                                  upstream_status=status), True
-        if status in (401, 403):
-            return LLMAuthError(f"the model endpoint {where} refused the API key ({status}): {msg}; set "
-                                "OPENAI_API_KEY or RAG_LLM_API_KEY", upstream_status=status), False
-        if status == 404:
-            return LLMNotFound(f"model {model!r} not found at {where} (404): {msg}; check RAG_LLM_MODEL and "
-                               "RAG_LLM_BASE_URL", upstream_status=status), False
-        if status in (400, 422):
-            return LLMBadRequest(f"{where} rejected the request for {model!r} ({status}): {msg}",
-                                 upstream_status=status), False
-        return LLMError(f"the model endpoint {where} answered {status}: {msg}", upstream_status=status), False
-
-    def _msg(self, e: openai.APIError) -> str:
-        body = getattr(e, "body", None)
-        if isinstance(body, dict):
-            inner = body.get("error", body)
-            text = inner.get("message") if isinstance(inner, dict) else str(inner)
-        else:
-            text = getattr(e, "message", None) or str(e)
-        return scrub(str(text or type(e).__name__), self.cfg.api_key)
-
-
-def _reasoning_of(message: Any) -> str | None:
-    """``reasoning_content`` (DeepSeek, vLLM, llama.cpp) or ``reasoning`` (newer vLLM, Ollama)."""
-    if message is None:
-        return None
-    extra = getattr(message, "model_extra", None) or {}
-    value = getattr(message, "reasoning_content", None) or extra.get("reasoning_content") or extra.get("reasoning")
-    return value if isinstance(value, str) else None
-
-
-def _retry_after(response: Any) -> float | None:
-    headers = getattr(response, "headers", None) or {}
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:  # an HTTP date
-        return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None

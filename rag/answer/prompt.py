@@ -4,7 +4,7 @@ No "think step by step": reasoning models do that themselves and their makers ad
 The passages are data, not instructions; a passage cannot close its block early.
 
 Example:
-    >>> from rag.answer.models import model_spec
+    >>> from rag.llm.models import model_spec
     >>> msgs = build_messages("Who?", [("a1", "doc.md", "Ada wrote it.")], model_spec("o1-mini"))
     >>> [m["role"] for m in msgs]
     ['user']
@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from rag.answer.models import ModelSpec
 from rag.blocks import render_context
+from rag.llm.models import ModelSpec
 from rag.types import Citation, Passage
 
 NO_ANSWER = "The context does not contain the answer."

@@ -32,13 +32,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from rag import tracepage
-from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
 from rag.api import ui
 from rag.api.metrics import REQUEST_ID, Metrics, RequestLog
 from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveRequest, TraceRequest
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
+from rag.llm.errors import LLMError
 from rag.net import redact
 from rag.pipeline import Pipeline
 from rag.settings import Settings

@@ -46,7 +46,6 @@ from typing import Any
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from rag.answer.errors import LLMError
 from rag.answer.factory import resolve_answerer
 from rag.errors import InputError
 from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
@@ -63,6 +62,7 @@ from rag.evaluate.metrics import (
     token_f1,
 )
 from rag.evaluate.profiles import PROFILES
+from rag.llm.errors import LLMError
 from rag.pipeline import to_candidates
 from rag.settings import Settings
 from rag.tokens import count_tokens

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
 from rag.blocks import label, render_context
+from rag.llm.endpoint import Completion, EndpointConfig
+from rag.llm.models import ModelSpec
 from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.rerank import EmbeddingReranker
 from rag.types import Candidate, ModelCall, Trace
@@ -42,14 +44,22 @@ def parse_grades(text: str, n: int) -> dict[int, int]:
     return out
 
 
+class Completes(Protocol):
+    """What the reranker needs of a model endpoint (``rag.llm.endpoint.Endpoint``)."""
+
+    cfg: EndpointConfig
+    spec: ModelSpec
+
+    def complete(self, messages: list[dict[str, str]]) -> Completion: ...
+
+
 class LLMReranker:
     name = "llm"
 
-    def __init__(self, complete: Callable[[list[dict[str, str]]], Any], *, model: str, instructions_role: str,
-                 depth: int = 10, batch: int = 10) -> None:
-        self.complete = complete            # messages -> Completion (rag.answer.openai_backend)
-        self.model = model
-        self.role = instructions_role
+    def __init__(self, endpoint: Completes, *, depth: int = 10, batch: int = 10) -> None:
+        self.complete = endpoint.complete
+        self.model = endpoint.cfg.model
+        self.role = endpoint.spec.instructions_role
         self.depth = depth
         self.batch = batch
         self.base = EmbeddingReranker()

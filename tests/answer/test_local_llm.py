@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from rag import Pipeline, Settings
-from rag.answer.local import server_command
+from rag.llm.local import server_command
 from tests.conftest import CORPUS, free_port, wait_http
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from rag import Pipeline, Settings
-from rag.answer.errors import (
+from rag.answer.prompt import INSTRUCTIONS
+from rag.llm.errors import (
     LLMAuthError,
     LLMBadRequest,
     LLMNotFound,
@@ -16,7 +17,6 @@ from rag.answer.errors import (
     LLMUnavailable,
     ReasoningBudgetExhausted,
 )
-from rag.answer.prompt import INSTRUCTIONS
 from rag.types import Answer
 from tests.fake_openai import API_KEY
 

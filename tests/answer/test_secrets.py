@@ -7,7 +7,7 @@ import os
 from pydantic import SecretStr
 
 from rag import Pipeline, Settings
-from rag.answer.openai_backend import EndpointConfig
+from rag.llm.endpoint import EndpointConfig
 from rag.net import redact
 from rag.pipeline import ANSWERERS_KEPT
 
@@ -29,10 +29,14 @@ def test_a_changed_key_gets_its_own_answerer_and_the_cache_is_bounded(tmp_path) 
     first = p._answerer(p.settings)
     assert p._answerer(p.settings) is first
     other = p._answerer(p.settings.replace(llm_api_key=SecretStr("key-two-0123456789")))
-    assert other is not first and other.cfg.api_key == "key-two-0123456789"  # type: ignore[attr-defined]
+    assert other is not first and other.endpoint.cfg.api_key == "key-two-0123456789"  # type: ignore[attr-defined]
     for t in range(ANSWERERS_KEPT + 10):
         p._answerer(p.settings.replace(temperature=t / 100))
     assert len(p.__dict__["_answerers"]) == ANSWERERS_KEPT
+    assert len(p.__dict__["_endpoints"]) == ANSWERERS_KEPT
+    # the LLM reranker stands on the answerer's endpoint: one client, one key
+    last = p.settings.replace(temperature=(ANSWERERS_KEPT + 9) / 100)
+    assert p._llm_reranker(last).complete.__self__ is p._answerer(last).endpoint  # type: ignore[attr-defined]
 
 
 def test_serve_workers_get_no_secret_through_the_environment(monkeypatch, tmp_path) -> None:

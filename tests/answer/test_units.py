@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.models import DEFAULT, model_spec
-from rag.answer.openai_backend import _retry_after
 from rag.answer.prompt import INSTRUCTIONS, NO_ANSWER, build_messages, cite, cited_labels
-from rag.answer.usage import ThinkSplitter, usage_from_response
 from rag.blocks import render_context
+from rag.llm.endpoint import _retry_after
+from rag.llm.models import DEFAULT, model_spec
+from rag.llm.usage import ThinkSplitter, usage_from_response
 from rag.tokens import count_tokens
 from rag.types import Context, Passage, Trace
 
