@@ -7,7 +7,7 @@ Every failure is a 4xx/5xx with a JSON ``detail`` naming the cause, never a stac
 Example:
     >>> from rag import Settings
     >>> app = create_app(Settings(store_path="/tmp/leanrag-doc-api"))
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))[:2]
+    >>> sorted(path for path in app.openapi()["paths"] if path.startswith("/v1"))[:2]
     ['/v1/answer', '/v1/chat/completions']
 """
 from __future__ import annotations

@@ -2,7 +2,8 @@
 LCEL chain: any retriever's documents in, the lean subset out) and ``LeanRetriever`` (a leanrag store).
 
     >>> from langchain_classic.retrievers import ContextualCompressionRetriever  # doctest: +SKIP
-    >>> lean = ContextualCompressionRetriever(base_compressor=LeanCompressor(pipeline=p), base_retriever=r)
+    >>> compressor = LeanCompressor(pipeline=p)  # doctest: +SKIP
+    >>> lean = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=r)  # doctest: +SKIP
 """
 from __future__ import annotations
 
