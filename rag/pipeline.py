@@ -43,7 +43,7 @@ from rag.retrieve.hop import is_multi_hop, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
-from rag.settings import Settings
+from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
 from rag.text import STEMMED, embed_text, named_terms, sentence_spans, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
@@ -432,12 +432,6 @@ BUILT_WITH = frozenset({"store_path", "collection", "chroma_host", "chroma_port"
                         "embedding_batch_size", "device", "evidence_cache", "vector_mirror_mb", "chunk_size",
                         "chunk_overlap", "ingest_exclude", "write_batch", "writer_lease_wait"})
 
-_ANSWER_FIELDS = {"answerer", "llm_base_url", "llm_model", "llm_api_key", "llm_api_version", "llm_model_family",
-                  "llm_model_spec", "llm_prices", "llm_timeout", "llm_max_retries", "llm_retry_max_wait",
-                  "max_completion_tokens", "reasoning_effort", "temperature", "extractive_sentences",
-                  "local_host", "local_port", "tokenizer"}
-
-
 ANSWERERS_KEPT = 16
 T = TypeVar("T")
 
@@ -460,7 +454,7 @@ def _lru(lock: AbstractContextManager[Any], cache: OrderedDict[str, T], key: str
 def _answer_key(s: Settings) -> str:
     """What makes two answerers differ. Secrets enter as digests: ``model_dump_json`` prints a SecretStr as
     stars, so a changed key would otherwise reuse the answerer (and client) of the old one."""
-    data = s.model_dump(include=_ANSWER_FIELDS)
+    data = s.model_dump(include=set(ANSWER_FIELDS | CLIENT_FIELDS))
     for name, value in data.items():
         if isinstance(value, SecretStr):
             data[name] = hashlib.blake2b(value.get_secret_value().encode(), digest_size=16).hexdigest()

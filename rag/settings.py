@@ -25,6 +25,15 @@ from rag.errors import InputError
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+# The settings that change what a model answers (its text, usage or cost), and those that only change how
+# its endpoint is reached. An answerer is cached per value of both; a cached experiment answer per the first.
+ANSWER_FIELDS = frozenset({"answerer", "llm_base_url", "llm_model", "llm_api_version", "llm_model_family",
+                           "llm_model_spec", "llm_prices", "max_completion_tokens", "reasoning_effort", "temperature",
+                           "extractive_sentences", "local_host", "local_port", "local_model_path", "local_ctx",
+                           "tokenizer"})
+CLIENT_FIELDS = frozenset({"llm_api_key", "llm_timeout", "llm_max_retries", "llm_retry_max_wait"})
+
+
 def config_file() -> Path:
     """The TOML file settings are read from: ``RAG_CONFIG`` or ``./rag.toml``."""
     return Path(os.environ.get("RAG_CONFIG", "rag.toml"))

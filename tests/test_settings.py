@@ -53,3 +53,13 @@ def test_replace_validates_and_rejects_unknown_names() -> None:
         s.replace(bogus=1)
     with pytest.raises(ValidationError):
         s.replace(chunk_size=-3)
+
+
+def test_every_model_setting_keys_the_answerer_and_the_experiment_cache() -> None:
+    """A model setting missing from ANSWER_FIELDS would let a cached answerer or a cached experiment answer
+    outlive a change of it (the experiment key once missed the model family, prices and API version)."""
+    from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS
+
+    model = {f for f in Settings.model_fields if f.startswith(("llm_", "local_")) and not f.startswith("llm_rerank")}
+    assert model <= ANSWER_FIELDS | CLIENT_FIELDS
+    assert not ANSWER_FIELDS & CLIENT_FIELDS and ANSWER_FIELDS | CLIENT_FIELDS <= set(Settings.model_fields)

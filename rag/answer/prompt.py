@@ -19,6 +19,7 @@ from rag.llm.models import ModelSpec
 from rag.types import Citation, Passage
 
 NO_ANSWER = "The context does not contain the answer."
+PROMPT_VERSION = 1  # raise on any change to the wording below: cached experiment answers then miss
 
 INSTRUCTIONS = (
     "Answer the question using only the passages in the context. "

@@ -47,6 +47,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from rag.answer.factory import resolve_answerer
+from rag.answer.prompt import PROMPT_VERSION
 from rag.errors import InputError
 from rag.evaluate.datasets import Question, beir, corpus_questions, hotpotqa, squad_split
 from rag.evaluate.manipulate import Manipulation, RandomPool, apply, distractor_share
@@ -64,7 +65,7 @@ from rag.evaluate.metrics import (
 from rag.evaluate.profiles import PROFILES
 from rag.llm.errors import LLMError
 from rag.pipeline import to_candidates
-from rag.settings import Settings
+from rag.settings import ANSWER_FIELDS, Settings
 from rag.tokens import count_tokens
 from rag.types import Candidate
 
@@ -347,7 +348,8 @@ def _one(pipeline: Any, q: Question, s: Settings, manipulation: Manipulation, ca
         return question_row(q, ctx, None, count)
     if resolve_answerer(s) == "extractive":  # no model call: nothing worth caching
         return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, settings=s), count)
-    key = cache.key(q.text, ctx.text, s.model_dump(mode="json", include=_ANSWER_KEYS))
+    key = cache.key(q.text, ctx.text, {**s.model_dump(mode="json", include=set(ANSWER_FIELDS)),
+                                       "prompt_version": PROMPT_VERSION})
     hit = cache.get(key)
     if hit is None:
         ans = pipeline.answer_context(q.text, ctx, started=t0, settings=s)
@@ -360,8 +362,6 @@ def _one(pipeline: Any, q: Question, s: Settings, manipulation: Manipulation, ca
     return row
 
 
-_ANSWER_KEYS = {"answerer", "llm_base_url", "llm_model", "llm_model_spec", "max_completion_tokens",
-                "reasoning_effort", "temperature", "extractive_sentences", "local_port"}
 _CACHED = ["answer", "prompt_tokens", "cached_tokens", "completion_tokens", "reasoning_tokens", "answer_tokens",
            "cost", "latency_ms"]
 

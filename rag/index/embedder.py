@@ -85,12 +85,6 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
-    def count_tokens_batch(self, texts: list[str]) -> list[int]:
-        if not texts:
-            return []
-        enc = self.tokenizer(texts, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-        return [len(ids) for ids in enc]
-
     def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
         """Unit-length float32 embeddings, one row per text."""
         if not texts:

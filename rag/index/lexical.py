@@ -1,7 +1,6 @@
 """BM25 over the chunks of the collection (bm25s). Derived data: rebuilt whenever Chroma changed."""
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -33,10 +32,6 @@ class LexicalIndex:
             self._bm25 = bm25s.BM25(k1=k1, b=b)
             self._bm25.index(tokens, show_progress=False)
             self._vocab = self._bm25.vocab_dict
-
-    def idf(self, term: str) -> float:
-        """Smoothed inverse document frequency, > 0 even for unseen terms."""
-        return math.log(1.0 + (self.n - self.df.get(term, 0) + 0.5) / (self.df.get(term, 0) + 0.5))
 
     def search(self, query: str, k: int, *, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(row, BM25 score) best first; ``allowed`` is a 0/1 mask over rows (metadata filters)."""
