@@ -476,11 +476,15 @@ def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "")
             telemetry.stage_attributes(sp, stage)
 
 
+# Pruning for two passages: no score floors and no early stop, so the context fills its budget.
+MULTI_HOP_PRUNING: dict[str, Any] = dict(min_score=None, sentence_min_score=0.0, evidence_mass=None)
+
+
 def multi_hop_settings(s: Settings) -> Settings:
     """Pruning for a question the hop found to be multi-hop: two passages must share the context, so the
     context is filled to ``hop_budget`` (never below ``token_budget``) without score floors or an early stop."""
     budget = None if s.token_budget is None or s.hop_budget is None else max(s.token_budget, s.hop_budget)
-    return s.replace(token_budget=budget, min_score=None, sentence_min_score=0.0, evidence_mass=None)
+    return s.replace(token_budget=budget, **MULTI_HOP_PRUNING)
 
 
 def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:

@@ -251,8 +251,7 @@ class RandomPassages:
             if any(x.passages for x in self.questions):
                 self._all = to_candidates([p for x in self.questions for p in x.passages or []])
             else:
-                self._all = [Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end)
-                             for c in self.pipeline.store().all_chunks()]
+                self._all = [c.candidate() for c in self.pipeline.store().all_chunks()]
         own = {str(p["id"]) for p in q.passages or []}
         pool = [c for c in self._all if c.id not in own]
         return rng.sample(pool, min(n, len(pool)))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rag.pipeline import MULTI_HOP_PRUNING
+
 # Every pruning step off: the reranked pool as it is.
 NO_PRUNE: dict[str, Any] = dict(
     min_score=None, relative_cut=None, adaptive_cut=False, dedup_threshold=None, mmr_lambda=None,
@@ -13,7 +15,7 @@ NAIVE_TOP5: dict[str, Any] = {**NO_PRUNE, **dict(dense=True, sentence_search=Fal
                                                  hop=False, max_passages=5)}
 
 # Known multi-hop questions: fill the ceiling with the best sentences, no score floors, no early stop.
-MULTI_HOP: dict[str, Any] = dict(token_budget=350, min_score=None, sentence_min_score=0.0, evidence_mass=None)
+MULTI_HOP: dict[str, Any] = {**MULTI_HOP_PRUNING, "token_budget": 350}
 
 PROFILES: dict[str, dict[str, Any]] = {"lean": {}, "naive-top5": NAIVE_TOP5, "multi-hop": MULTI_HOP,
                                      "no-prune": NO_PRUNE}

@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.index.mirror import VectorMirror
 from rag.settings import Settings
-from rag.types import Chunk
+from rag.types import Candidate, Chunk
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class StoredChunk:
     text: str
     start: int
     end: int
+
+    def candidate(self, scores: dict[str, float] | None = None) -> Candidate:
+        """This chunk competing for a place in a context, with its first-stage ``scores``."""
+        return Candidate(self.id, self.text, self.doc_id, self.source, self.title, self.start, self.end,
+                         scores=dict(scores or {}))
 
 
 def _client(settings: Settings):  # noqa: ANN202 - chromadb client

@@ -182,7 +182,7 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
             if c.id in ranking.scores:
                 scores[name] = ranking.scores[c.id]
                 scores[f"{name}_rank"] = float(ranking.rank[c.id])
-        out.append(Candidate(c.id, c.text, c.doc_id, c.source, c.title, c.start, c.end, scores=scores))
+        out.append(c.candidate(scores))
     ranked = sorted(out, key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
     for cand in ranked:
         cand.scores["fused"] = fused.get(cand.id, 0.0)
