@@ -146,11 +146,6 @@ def overcomplication(rows: list[dict[str, Any]], metric: str) -> list[dict[str, 
 
 def write_report(run: Path, metric: str | None = None) -> Path:
     """``report.md`` with tables and PNG plots beside it; ``metric``: the primary one (else the spec's)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = read_rows(run / "results.jsonl")
     spec = json.loads((run / "spec.json").read_text())
     summary = summarize(rows)
@@ -158,43 +153,72 @@ def write_report(run: Path, metric: str | None = None) -> Path:
     lines = [f"# {spec['name']}", "", f"Dataset: `{spec['dataset'].get('kind')}` "
              f"({summary[0]['questions'] if summary else 0} questions); settings for every run: "
              f"`{json.dumps(spec['settings'])}`. Primary metric: **{metric}**.", ""]
+    lines += _summary_table(summary)
+    lines += _effects_section(toggle_effects(rows, spec.get("grid", {}), metric), metric)
+    lines += _overcomplication_section(rows, metric)
+    lines += _plots(run, spec["name"], rows, summary, metric)
+    path = run / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _summary_table(summary: list[dict[str, Any]]) -> list[str]:
     cols = ["config", "questions", "errors", *QUALITY, "distractor_share", "context_tokens_median",
             "completion_tokens_mean",
             "reasoning_tokens_mean", "answer_tokens_mean", "cost_total", "latency_ms_median"]
     # a column with no value is noise; so are counts that are all zero (no errors, no model, no cost)
     zero_is_empty = {"errors", "completion_tokens_mean", "reasoning_tokens_mean", "cost_total"}
     cols = [c for c in cols if any(s.get(c) not in ((None, 0) if c in zero_is_empty else (None,)) for s in summary)]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(s.get(c)) for c in cols) + " |" for s in summary]
-    effects = toggle_effects(rows, spec.get("grid", {}), metric)
-    if effects:
-        lines += ["", f"## Each toggle's effect on {metric} (paired bootstrap, 95% interval)", "",
-                  "| toggle | pairs | change | 95% interval | p |", "|---|---|---|---|---|"]
-        lines += [f"| {e['toggle']} | {e['n']} | {e['diff']:+.4f} | [{e['low']:+.4f}, {e['high']:+.4f}] | "
-                  f"{e['p']:.4f} |" for e in effects]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return lines + ["| " + " | ".join(fmt(s.get(c)) for c in cols) + " |" for s in summary]
+
+
+def _effects_section(effects: list[dict[str, Any]], metric: str) -> list[str]:
+    if not effects:
+        return []
+    lines = ["", f"## Each toggle's effect on {metric} (paired bootstrap, 95% interval)", "",
+             "| toggle | pairs | change | 95% interval | p |", "|---|---|---|---|---|"]
+    return lines + [f"| {e['toggle']} | {e['n']} | {e['diff']:+.4f} | [{e['low']:+.4f}, {e['high']:+.4f}] | "
+                    f"{e['p']:.4f} |" for e in effects]
+
+
+def _overcomplication_section(rows: list[dict[str, Any]], metric: str) -> list[str]:
     over = overcomplication(rows, metric)
-    if over and any(o[f"{k}_per_1k"] is not None for o in over for k in COST_KEYS):
-        lines += ["", f"## Overcomplication: each configuration against the leanest (`{over[0]['baseline']}`)", "",
-                  "Changes per 1,000 added context tokens, the same questions paired. *Equal accuracy*: the "
-                  f"{metric} interval includes no change, so the extra context bought nothing measurable.", ""]
-        # a cost no configuration changes (an answerer without reasoning) is left out
-        keys = [k for k in COST_KEYS if any(o[f"{k}_per_1k"] for o in over)]
-        lines += [f"| config | added context tokens | {metric} change [95%] | equal accuracy | "
-                  + " | ".join(f"{k.replace('_', ' ')} / +1k" for k in keys) + " |", "|---|---|---|---|"
-                  + "---|" * len(keys)]
-        lines += [f"| {o['config']} | {o['added_context_tokens']:+.0f} | {o['metric_change']:+.4f} "
-                  f"[{o['low']:+.4f}, {o['high']:+.4f}] | {'yes' if o['equal_accuracy'] else 'no'} | "
-                  + " | ".join(fmt(o[f"{k}_per_1k"], signed=True) for k in keys) + " |" for o in over]
-        slopes = {k: within_slope(rows, k) for k in keys}
-        said = [f"{v:+.1f} {k.replace('_', ' ')}" for k, v in slopes.items() if v is not None]
-        if said:
-            lines += ["", "Pooled over every configuration (least squares within each question): "
-                      + ", ".join(said) + " per 1,000 added context tokens."]
+    if not over or not any(o[f"{k}_per_1k"] is not None for o in over for k in COST_KEYS):
+        return []
+    lines = ["", f"## Overcomplication: each configuration against the leanest (`{over[0]['baseline']}`)", "",
+             "Changes per 1,000 added context tokens, the same questions paired. *Equal accuracy*: the "
+             f"{metric} interval includes no change, so the extra context bought nothing measurable.", ""]
+    # a cost no configuration changes (an answerer without reasoning) is left out
+    keys = [k for k in COST_KEYS if any(o[f"{k}_per_1k"] for o in over)]
+    lines += [f"| config | added context tokens | {metric} change [95%] | equal accuracy | "
+              + " | ".join(f"{k.replace('_', ' ')} / +1k" for k in keys) + " |", "|---|---|---|---|"
+              + "---|" * len(keys)]
+    lines += [f"| {o['config']} | {o['added_context_tokens']:+.0f} | {o['metric_change']:+.4f} "
+              f"[{o['low']:+.4f}, {o['high']:+.4f}] | {'yes' if o['equal_accuracy'] else 'no'} | "
+              + " | ".join(fmt(o[f"{k}_per_1k"], signed=True) for k in keys) + " |" for o in over]
+    slopes = {k: within_slope(rows, k) for k in keys}
+    said = [f"{v:+.1f} {k.replace('_', ' ')}" for k, v in slopes.items() if v is not None]
+    if said:
+        lines += ["", "Pooled over every configuration (least squares within each question): "
+                  + ", ".join(said) + " per 1,000 added context tokens."]
+    return lines
+
+
+def _plots(run: Path, title: str, rows: list[dict[str, Any]], summary: list[dict[str, Any]],
+           metric: str) -> list[str]:
+    """One PNG per figure worth drawing, saved in ``run``; returns the report lines that show them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     context_metric = next((k for k in ("support_recall", "answer_kept") if any(r.get(k) is not None for r in rows)),
                           None)
     plots = [("accuracy_vs_tokens.png", metric, metric)]
     if context_metric:
         plots.append(("context_vs_tokens.png", context_metric, f"{context_metric} (what the context kept)"))
+    lines: list[str] = []
     for name, ykey, label in [*plots,
                               ("reasoning_vs_tokens.png", "reasoning_tokens_mean", "reasoning tokens (mean)"),
                               ("completion_vs_tokens.png", "completion_tokens_mean", "completion tokens (mean)")]:
@@ -207,14 +231,12 @@ def write_report(run: Path, metric: str | None = None) -> Path:
             ax.annotate(c, (x, y), fontsize=6, alpha=0.8)
         ax.set_xlabel("context tokens (median)")
         ax.set_ylabel(label)
-        ax.set_title(spec["name"])
+        ax.set_title(title)
         fig.tight_layout()
         fig.savefig(run / name, dpi=110)
         plt.close(fig)
         lines += ["", f"![{label} vs context tokens]({name})"]
-    path = run / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return lines
 
 
 def fmt(v: Any, signed: bool = False) -> str:
