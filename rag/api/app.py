@@ -89,7 +89,7 @@ class Service:
         if not self.ready.is_set():
             raise HTTPException(503, self.error or "loading models; retry shortly", headers={"Retry-After": "2"})
 
-    def overrides(self, requested: dict[str, Any], field: str = "overrides") -> Settings:
+    def settings_for(self, requested: dict[str, Any], field: str = "overrides") -> Settings:
         """The request's settings (validated once), if the operator allows each override and its value.
 
         Values are checked strictly (``"100000"`` is not a number), and the ceilings are checked on the
@@ -164,7 +164,7 @@ class Service:
     def run(self, req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
         """A /v1 retrieve or answer call: ready, settings within the ceilings, input bounded, slots held."""
         self.require_ready()
-        s = self.overrides(req.overrides)
+        s = self.settings_for(req.overrides)
         question, passages = self.check_question(req.question), self.check_passages(_passages(req))
         with self.retrieval_slot(), self.model_slot(self.needs_model(s, answering=answering)):
             out = call(question, where=req.filters or None, passages=passages, settings=s)
@@ -378,7 +378,7 @@ def chat(req: ChatRequest, svc: Svc) -> Any:
     """OpenAI-compatible: the last user message is the question; the lean context is injected."""
     svc.require_ready()
     question = svc.check_question(_last_user_text(req), ("body", "messages"))
-    s = svc.overrides(_chat_overrides(req), "messages")
+    s = svc.settings_for(_chat_overrides(req), "messages")
     needed = svc.needs_model(s, answering=True)
     if req.stream:
         include_usage = bool((req.stream_options or {}).get("include_usage"))

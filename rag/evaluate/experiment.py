@@ -58,6 +58,7 @@ from rag.evaluate.metrics import (
     exact_match,
     mean,
     median,
+    percentile,
     rank_metrics,
     support_recall,
     token_f1,
@@ -308,7 +309,7 @@ def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] |
                 if (name, q.id) in done:
                     continue
                 try:
-                    row = _one(pipeline, q, s, manipulation, cache, answer=answer, pool=pool)
+                    row = _run_question(pipeline, q, s, manipulation, cache, answer=answer, pool=pool)
                 except LLMError as e:  # one failed model call costs one question, not the run (retried on resume)
                     row = {"qid": q.id, "error": f"{type(e).__name__}: {e}"}
                     bar.write(f"{name} {q.id}: {row['error']}")
@@ -334,7 +335,7 @@ def _pipeline_for(make: Callable[[Settings], Any], root: Settings, spec: Spec, o
     return pipeline
 
 
-def _one(pipeline: Any, q: Question, s: Settings, manipulation: Manipulation, cache: CallCache, *,
+def _run_question(pipeline: Any, q: Question, s: Settings, manipulation: Manipulation, cache: CallCache, *,
          answer: bool, pool: RandomPool | None = None) -> dict:
     t0 = time.perf_counter()
 
@@ -411,17 +412,19 @@ def summarize(rows: list[dict[str, Any]], configs: list[str] | None = None) -> l
         row = {"config": name, "questions": len(rs), "errors": len(failed.get(name, set()) - set(by[name]))}
         for key in QUALITY:
             row[key] = round(mean(col(key)), 4) if col(key) else None
-        row.update(distractor_share=_m(col("distractor_share"), 4), context_tokens_median=median(toks),
-                   context_tokens_p90=toks[int(0.9 * (len(toks) - 1))],
-                   prompt_tokens_mean=_m(col("prompt_tokens")), completion_tokens_mean=_m(col("completion_tokens")),
-                   reasoning_tokens_mean=_m(col("reasoning_tokens")), answer_tokens_mean=_m(col("answer_tokens")),
+        row.update(distractor_share=_mean(col("distractor_share"), 4), context_tokens_median=median(toks),
+                   context_tokens_p90=round(percentile(toks, 0.9), 1),
+                   prompt_tokens_mean=_mean(col("prompt_tokens")),
+                   completion_tokens_mean=_mean(col("completion_tokens")),
+                   reasoning_tokens_mean=_mean(col("reasoning_tokens")),
+                   answer_tokens_mean=_mean(col("answer_tokens")),
                    cost_total=round(sum(col("cost")), 6) if col("cost") else None,
                    latency_ms_median=median(col("latency_ms")) if col("latency_ms") else None)
         out.append(row)
     return out
 
 
-def _m(xs: list[float], digits: int = 2) -> float | None:
+def _mean(xs: list[float], digits: int = 2) -> float | None:
     return round(mean(xs), digits) if xs else None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 from rag.errors import InputError
@@ -87,10 +87,13 @@ def apply(ctx: Context, q: Question, m: Manipulation, *, count: Callable[[str], 
         at = {"start": 0, "middle": len(rest) // 2, "end": len(rest)}[m.gold_position]
         passages = rest[:at] + gold + rest[at:]
         note.append(f"{len(gold)} gold passage(s) moved to the {m.gold_position}")
-    out = Context(ctx.question, passages, 0, ctx.trace, pool=ctx.pool)
+    # a new trace too: the caller's context, trace included, stays as retrieval left it
+    trace = replace(ctx.trace, stages=list(ctx.trace.stages), warnings=list(ctx.trace.warnings),
+                    calls=list(ctx.trace.calls))
+    out = Context(ctx.question, passages, 0, trace, pool=ctx.pool)
     out.tokens = count(out.text) if passages else 0
-    ctx.trace.stages.append(StageTrace("experiment", len(ctx.passages), len(passages), tokens_in, out.tokens, 0.0,
-                                       note="; ".join(note)))
+    trace.stages.append(StageTrace("experiment", len(ctx.passages), len(passages), tokens_in, out.tokens, 0.0,
+                                   note="; ".join(note)))
     return out
 
 

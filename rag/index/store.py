@@ -82,7 +82,7 @@ class Store:
         self.settings = settings
         self._served: Any = None  # the serve lock, while this process serves the store
         self._leases: Any = None  # the Chroma server's lease collection, once a write section needed it
-        self.where = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
+        self.location = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
                       else str(settings.store_path))
         self.client = _client(settings)
         want = {f"{META_PREFIX}embedding_model": model, f"{META_PREFIX}dimension": dimension}
@@ -93,10 +93,10 @@ class Store:
             for key, value in want.items():
                 if key in have and have[key] != value:
                     raise StoreError(
-                        f"collection {settings.collection!r} in {self.where} was built with "
+                        f"collection {settings.collection!r} in {self.location} was built with "
                         f"{have.get(META_PREFIX + 'embedding_model')} "
                         f"(dimension {have.get(META_PREFIX + 'dimension')}), "
-                        f"but this run uses {model} (dimension {dimension}). Re-index: delete {self.where} "
+                        f"but this run uses {model} (dimension {dimension}). Re-index: delete {self.location} "
                         "(or choose another --collection / RAG_COLLECTION) and run `rag ingest` again, "
                         "or set embedding_model back to the one the collection was built with."
                     )
@@ -107,7 +107,7 @@ class Store:
             )
         else:
             raise StoreError(
-                f"no collection {settings.collection!r} in {self.where}: run `rag ingest PATH` first"
+                f"no collection {settings.collection!r} in {self.location}: run `rag ingest PATH` first"
             )
 
         # Sentence vectors live in a sibling collection: chunk-level search finds the passage,
@@ -330,7 +330,7 @@ class Store:
         try:
             lease.acquire()
         except LeaseTimeout as e:
-            raise StoreBusy(f"{e} on the Chroma server at {self.where}; is an ingest stuck there?") from None
+            raise StoreBusy(f"{e} on the Chroma server at {self.location}; is an ingest stuck there?") from None
         try:
             yield
         finally:

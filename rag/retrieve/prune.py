@@ -43,7 +43,7 @@ class PruneConfig:
 
 
 @dataclass
-class Item:
+class Selection:
     cand: Candidate
     keep: list[int]  # indices into cand.sentences, in order
     vector: np.ndarray | None = None
@@ -86,7 +86,7 @@ class Pruner:
             n = self._cache[text] = self._count(text)
         return n
 
-    def tokens(self, items: list[Item]) -> int:
+    def tokens(self, items: list[Selection]) -> int:
         """Tokens of the context these items make. A pool far over the budget is sized as the sum of its
         passages (each counted once, whatever the stage): re-tokenising 50 joined passages at every
         stage cost more than the rest of pruning."""
@@ -101,9 +101,9 @@ class Pruner:
     def run(self, candidates: list[Candidate], vectors: dict[str, np.ndarray] | None = None
             ) -> tuple[list[Passage], list[StageTrace]]:
         vectors = vectors or {}
-        items = [Item(c, list(range(len(c.sentences))) if c.sentences else [0], vectors.get(c.id))
+        items = [Selection(c, list(range(len(c.sentences))) if c.sentences else [0], vectors.get(c.id))
                  for c in sorted(candidates, key=lambda c: -c.score)]
-        steps: list[tuple[str, Callable[[list[Item]], tuple[list[Item], list[Drop], str]]]] = []
+        steps: list[tuple[str, Callable[[list[Selection]], tuple[list[Selection], list[Drop], str]]]] = []
         cfg = self.cfg
         if cfg.min_score is not None:
             steps.append(("threshold", self.threshold))
@@ -127,7 +127,7 @@ class Pruner:
                                      round((time.perf_counter() - t0) * 1000, 2), dropped, note))
         return [self._passage(i) for i in items], traces
 
-    def _passage(self, item: Item) -> Passage:
+    def _passage(self, item: Selection) -> Passage:
         c = item.cand
         text = item.text()
         sents = c.sentences or [(0, len(c.text))]
@@ -138,21 +138,21 @@ class Pruner:
                        sentences=[(c.start + sents[i][0], c.start + sents[i][1], round(scores[i], 4))
                                   for i in item.keep])
 
-    def _floor(self, items: list[Item], kept: list[Item], note: str) -> tuple[list[Item], str]:
+    def _floor(self, items: list[Selection], kept: list[Selection], note: str) -> tuple[list[Selection], str]:
         """Never empty unless allowed: the best item survives every cut."""
         if kept or not items or self.cfg.allow_empty:
             return kept, note
         return [items[0]], (note + "; " if note else "") + "kept the best passage although it failed the cut"
 
     # ---- steps --------------------------------------------------------------------------
-    def threshold(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+    def threshold(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         t = self.cfg.min_score or 0.0
         kept = [i for i in items if i.score >= t]
         kept, note = self._floor(items, kept, "")
         dropped = [Drop(i.cand.id, f"score {i.score:.3f} < min_score {t}") for i in items if i not in kept]
         return kept, dropped, note
 
-    def cutoff(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+    def cutoff(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         if not items:
             return items, [], ""
         best = items[0].score
@@ -177,8 +177,8 @@ class Pruner:
         kept, note = self._floor(items, kept, "; ".join(notes))
         return kept, [d for d in dropped if d.id not in {i.cand.id for i in kept}], note
 
-    def dedup(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
-        kept: list[Item] = []
+    def dedup(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
+        kept: list[Selection] = []
         dropped: list[Drop] = []
         tau = self.cfg.dedup_threshold
         if self.cfg.mmr_lambda is not None:
@@ -200,11 +200,11 @@ class Pruner:
                 dropped.append(Drop(it.cand.id, f"near-duplicate of {dup.cand.id} (cosine {sim:.3f} >= {tau})"))
         return kept, dropped, "mmr order" if self.cfg.mmr_lambda is not None else ""
 
-    def _mmr(self, items: list[Item]) -> list[Item]:
+    def _mmr(self, items: list[Selection]) -> list[Selection]:
         lam = float(self.cfg.mmr_lambda or 0.0)
-        rest, order = list(items), list[Item]()
+        rest, order = list(items), list[Selection]()
         while rest:
-            def value(it: Item) -> float:
+            def value(it: Selection) -> float:
                 if not order or it.vector is None:
                     return it.score
                 sim = max(float(it.vector @ o.vector) for o in order if o.vector is not None) if any(
@@ -215,11 +215,11 @@ class Pruner:
             rest.remove(nxt)
         return order
 
-    def sentences(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+    def sentences(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         t = self.cfg.sentence_min_score
         n = self.cfg.sentence_neighbors
         dropped: list[Drop] = []
-        kept_items: list[Item] = []
+        kept_items: list[Selection] = []
         dropped_sentences = 0
         best_item, best_idx, best_score = None, -1, -1.0
         for it in items:
@@ -248,7 +248,7 @@ class Pruner:
             return kept_items, dropped, "kept the best sentence although every sentence failed the cut"
         return kept_items, dropped, f"{dropped_sentences} sentence(s) removed"
 
-    def budget(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+    def budget(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         budget = self.cfg.token_budget if self.cfg.token_budget is not None else 10**9
         target = self.cfg.evidence_mass
         if target is None and self.tokens(items) <= budget:
@@ -290,10 +290,10 @@ class Pruner:
         dropped = [Drop(it.cand.id, reason) for it in items if not it.keep]
         return kept, dropped, "; ".join(x for x in (note, self.stop_reason) if x)
 
-    def _units(self, items: list[Item]) -> list[tuple[float, int, Item, list[int]]]:
+    def _units(self, items: list[Selection]) -> list[tuple[float, int, Selection, list[int]]]:
         """Single sentences ranked by their own score once sentences were scored, else whole passages;
         a whole passage that does not fit is offered again sentence by sentence."""
-        units: list[tuple[float, int, Item, list[int]]] = []
+        units: list[tuple[float, int, Selection, list[int]]] = []
         for rank, it in enumerate(items):
             if it.unit_scores:
                 units += [(sc, rank, it, [i]) for i, sc in it.unit_scores.items()]
@@ -305,14 +305,14 @@ class Pruner:
         units.sort(key=lambda u: (-u[0], u[1]))
         return units
 
-    def _terms(self, item: Item, idx: list[int]) -> set[str]:
+    def _terms(self, item: Selection, idx: list[int]) -> set[str]:
         if not self.q_terms:
             return set()
         c = item.cand
         spans = [c.sentences[i] for i in idx if i < len(c.sentences)] or [(0, len(c.text))]
         return {t for s, e in spans for t in term_tuple(c.text[s:e]) if t in self.q_terms}
 
-    def _truncate(self, item: Item, budget: int) -> Item:
+    def _truncate(self, item: Selection, budget: int) -> Selection:
         """Budget smaller than any sentence: keep the head of the best sentence that fits."""
         c = item.cand
         scores = c.sentence_scores or [0.0]
@@ -327,9 +327,9 @@ class Pruner:
                 hi = mid - 1
         lo = s + len(c.text[s:lo].rstrip())
         cut = Candidate(**{**c.__dict__, "sentences": [(s, lo)], "sentence_scores": [scores[i]]})
-        return Item(cut, [0] if lo > s else [], item.vector)
+        return Selection(cut, [0] if lo > s else [], item.vector)
 
-    def max_passages(self, items: list[Item]) -> tuple[list[Item], list[Drop], str]:
+    def max_passages(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         n = int(self.cfg.max_passages or 0)
         if len(items) <= n:
             return items, [], ""

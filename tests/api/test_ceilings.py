@@ -25,7 +25,7 @@ INTERESTING = st.one_of(JSON, st.sampled_from(["100000", "1e9", None, 10**9, 0, 
 
 def _resolve(overrides: dict) -> Settings | list[dict]:
     try:
-        return SERVICE.overrides(overrides)
+        return SERVICE.settings_for(overrides)
     except HTTPException as e:
         assert e.status_code == 422
         return e.detail  # type: ignore[return-value]
@@ -71,11 +71,11 @@ def test_backend_switch_needs_the_operator(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("OPENAI_API_KEY", "sk-present-in-the-environment")
     local = Service(Settings(answerer="local"), pipeline=object())  # type: ignore[arg-type]
     with pytest.raises(HTTPException) as e:
-        local.overrides({"answerer": "openai"})
+        local.settings_for({"answerer": "openai"})
     assert e.value.detail[0]["loc"] == ["body", "overrides", "answerer"]  # type: ignore[index]
-    assert local.overrides({"answerer": "extractive"}).answerer == "extractive"
+    assert local.settings_for({"answerer": "extractive"}).answerer == "extractive"
     opened = Service(Settings(answerer="local", api_allow_backend_switch=True), pipeline=object())  # type: ignore[arg-type]
-    assert opened.overrides({"answerer": "openai"}).answerer == "openai"
+    assert opened.settings_for({"answerer": "openai"}).answerer == "openai"
 
 
 @pytest.mark.parametrize("key", ["", " ", "short-key"])

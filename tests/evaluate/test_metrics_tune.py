@@ -98,6 +98,7 @@ def test_distractors_and_gold_position_on_hotpotqa(embedder) -> None:
     assert [x.id for x in added] == best_dropped                      # hard = best-ranked non-gold left out
     assert hard.tokens > ctx.tokens and distractor_share(hard.passages, q, count_tokens) > lean_share
     assert "2 hard distractor(s)" in hard.trace.stages[-1].note
+    assert all(st.name != "experiment" for st in ctx.trace.stages)  # the input context is left as it was
 
     from rag.evaluate.experiment import RandomPassages
 
