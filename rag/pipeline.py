@@ -31,7 +31,7 @@ from rag.answer.stream import AnswerStream
 from rag.errors import InputError
 from rag.index.embedder import Embedder
 from rag.index.mirror import VectorMirror
-from rag.index.store import Store
+from rag.index.store import Store, StoreConfig
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
 from rag.ingest.parallel import ingest_in_workers
@@ -92,7 +92,7 @@ class Pipeline:
         with self._lock:
             cached = self.__dict__.get("_store")
             if cached is None:
-                cached = Store(self.settings, model=self.settings.embedding_model,
+                cached = Store(StoreConfig.of(self.settings), model=self.settings.embedding_model,
                                dimension=self.embedder.dimension, create=create)
                 self.__dict__["_store"] = cached
             return cached

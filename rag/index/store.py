@@ -56,21 +56,36 @@ class StoredChunk:
                          scores=dict(scores or {}))
 
 
-def _client(settings: Settings):  # noqa: ANN202 - chromadb client
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where a store lives: an embedded folder, or a collection on a Chroma server."""
+
+    path: Path
+    collection: str
+    host: str | None = None
+    port: int = 8000
+    lease_wait: float = 600.0  # seconds a writer waits for its turn on a Chroma server
+
+    @classmethod
+    def of(cls, s: Settings) -> StoreConfig:
+        return cls(Path(s.store_path), s.collection, s.chroma_host, s.chroma_port, s.writer_lease_wait)
+
+
+def _client(config: StoreConfig):  # noqa: ANN202 - chromadb client
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if settings.chroma_host:
+    if config.host:
         try:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+            return chromadb.HttpClient(host=config.host, port=config.port,
                                        settings=chroma_settings)
         except Exception as e:  # chromadb raises bare ValueError/ConnectionError variants
             raise StoreError(
-                f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} ({e}); "
+                f"cannot reach the Chroma server at {config.host}:{config.port} ({e}); "
                 "start one with `chroma run --path DIR --host 127.0.0.1 --port PORT` or unset RAG_CHROMA_HOST"
             ) from e
-    path = Path(settings.store_path)
+    path = Path(config.path)
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
@@ -78,22 +93,22 @@ def _client(settings: Settings):  # noqa: ANN202 - chromadb client
 class Store:
     """One Chroma collection, checked against the embedding model and chunking it was built with."""
 
-    def __init__(self, settings: Settings, *, model: str, dimension: int, create: bool = True) -> None:
-        self.settings = settings
+    def __init__(self, config: StoreConfig, *, model: str, dimension: int, create: bool = True) -> None:
+        self.config = config
         self._served: Any = None  # the serve lock, while this process serves the store
         self._leases: Any = None  # the Chroma server's lease collection, once a write section needed it
-        self.location = (f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host
-                      else str(settings.store_path))
-        self.client = _client(settings)
+        self.location = (f"{config.host}:{config.port}" if config.host
+                      else str(config.path))
+        self.client = _client(config)
         want = {f"{META_PREFIX}embedding_model": model, f"{META_PREFIX}dimension": dimension}
         names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-        if settings.collection in names:
-            self.collection = self.client.get_collection(settings.collection, embedding_function=None)
+        if config.collection in names:
+            self.collection = self.client.get_collection(config.collection, embedding_function=None)
             have = self.collection.metadata or {}
             for key, value in want.items():
                 if key in have and have[key] != value:
                     raise StoreError(
-                        f"collection {settings.collection!r} in {self.location} was built with "
+                        f"collection {config.collection!r} in {self.location} was built with "
                         f"{have.get(META_PREFIX + 'embedding_model')} "
                         f"(dimension {have.get(META_PREFIX + 'dimension')}), "
                         f"but this run uses {model} (dimension {dimension}). Re-index: delete {self.location} "
@@ -103,17 +118,17 @@ class Store:
         elif create:
             meta = {"hnsw:space": "cosine", **want}
             self.collection = self.client.create_collection(
-                settings.collection, embedding_function=None, metadata=meta
+                config.collection, embedding_function=None, metadata=meta
             )
         else:
             raise StoreError(
-                f"no collection {settings.collection!r} in {self.location}: run `rag ingest PATH` first"
+                f"no collection {config.collection!r} in {self.location}: run `rag ingest PATH` first"
             )
 
         # Sentence vectors live in a sibling collection: chunk-level search finds the passage,
         # sentence-level vectors let the reranker and the pruner judge its parts without re-encoding.
         self.sentences = self.client.get_or_create_collection(
-            f"{settings.collection}-sentences", embedding_function=None,
+            f"{config.collection}-sentences", embedding_function=None,
             metadata={"hnsw:space": "cosine", **want},
         )
 
@@ -185,7 +200,7 @@ class Store:
 
         Read from the server each time, so that another process's ingest is seen too.
         """
-        meta = self.client.get_collection(self.settings.collection, embedding_function=None).metadata or {}
+        meta = self.client.get_collection(self.config.collection, embedding_function=None).metadata or {}
         return f"{meta.get(META_PREFIX + 'version', '')}:{self.count()}"
 
     def bump_version(self) -> None:
@@ -296,15 +311,15 @@ class Store:
         """One writer per embedded store: a second one is refused at once, not left waiting. A store that
         a `rag serve` process holds (see ``serve``) is written through that service only. On a Chroma
         server many writers may run (they embed in parallel); their writes take turns in ``write_section``."""
-        if self.settings.chroma_host:
+        if self.config.host:
             yield
             return
         if self._served is None and _held(self._lock_path("serve")):
             raise StoreBusy(
-                f"a `rag serve` process has the store at {self.settings.store_path} open (Chroma's embedded "
+                f"a `rag serve` process has the store at {self.config.path} open (Chroma's embedded "
                 "store is not safe across processes): ingest through its POST /v1/ingest, or stop it first"
             )
-        lock = self._try_lock("writer", f"another process is writing to the store at {self.settings.store_path}; "
+        lock = self._try_lock("writer", f"another process is writing to the store at {self.config.path}; "
                                         "wait for it to finish, or use a Chroma server (RAG_CHROMA_HOST) when "
                                         "several processes must write")
         try:
@@ -318,15 +333,15 @@ class Store:
         orphan sweep. On a Chroma server they hold the server-side writer lease (another writer's sweep
         would otherwise delete the sentences of a chunk not yet written); an embedded store already has
         one writer, held by ``writer``."""
-        if not self.settings.chroma_host:
+        if not self.config.host:
             yield
             return
         from rag.index.lease import LeaseTimeout, ServerLease
 
         if self._leases is None:
-            self._leases = self.client.get_or_create_collection(f"{self.settings.collection}-leases",
+            self._leases = self.client.get_or_create_collection(f"{self.config.collection}-leases",
                                                                 embedding_function=None)
-        lease = ServerLease(self._leases, "writer", wait=self.settings.writer_lease_wait)
+        lease = ServerLease(self._leases, "writer", wait=self.config.lease_wait)
         try:
             lease.acquire()
         except LeaseTimeout as e:
@@ -339,13 +354,13 @@ class Store:
     def serve(self) -> None:
         """Hold the embedded store for a serving process's lifetime: other processes may not write it (their
         writes would not reach this process's open index) and a second server may not open it."""
-        if self.settings.chroma_host or self._served is not None:
+        if self.config.host or self._served is not None:
             return
-        lock = self._try_lock("serve", f"another `rag serve` process has the store at {self.settings.store_path} "
+        lock = self._try_lock("serve", f"another `rag serve` process has the store at {self.config.path} "
                                        "open; one embedded store serves one process (use a Chroma server for more)")
         if _held(self._lock_path("writer")):
             lock.release()
-            raise StoreBusy(f"an ingest is writing to the store at {self.settings.store_path}; start the "
+            raise StoreBusy(f"an ingest is writing to the store at {self.config.path}; start the "
                             "service when it has finished")
         self._served = lock
 
@@ -355,7 +370,7 @@ class Store:
             self._served = None
 
     def _lock_path(self, name: str) -> Path:
-        return Path(self.settings.store_path) / f"leanrag-{name}.lock"
+        return Path(self.config.path) / f"leanrag-{name}.lock"
 
     def _try_lock(self, name: str, busy: str) -> Any:
         from filelock import FileLock, Timeout

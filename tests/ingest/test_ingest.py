@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rag import Pipeline, Settings
-from rag.index.store import Store, StoreBusy, StoreError
+from rag.index.store import Store, StoreBusy, StoreConfig, StoreError
 from tests.conftest import SHARED, free_port
 
 pytestmark = pytest.mark.integration
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 def _snapshot(settings: Settings, embedder) -> tuple[dict[str, tuple], dict[str, np.ndarray]]:
     """Ids, documents and metadata (compared exactly) and unit vectors (compared by cosine: a resumed run
     embeds in other batches than a clean one, which moves float32 components in the fifth decimal)."""
-    store = Store(settings, model=settings.embedding_model, dimension=embedder.dimension, create=False)
+    store = Store(StoreConfig.of(settings), model=settings.embedding_model, dimension=embedder.dimension, create=False)
     got = store.collection.get(include=["documents", "metadatas", "embeddings"])
     rows = {i: (d, tuple(sorted(m.items())))
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
@@ -88,9 +88,9 @@ def test_other_model_or_dimension_is_refused(tmp_path: Path, corpus_copy: Path, 
     p = _pipeline(tmp_path, embedder)
     p.ingest([corpus_copy / "pruning.md"])
     with pytest.raises(StoreError, match="Re-index"):
-        Store(p.settings, model="some/other-model", dimension=384)
+        Store(StoreConfig.of(p.settings), model="some/other-model", dimension=384)
     with pytest.raises(StoreError, match="dimension 768"):
-        Store(p.settings, model=p.settings.embedding_model, dimension=768)
+        Store(StoreConfig.of(p.settings), model=p.settings.embedding_model, dimension=768)
 
 
 def test_changing_chunk_size_rechunks(tmp_path: Path, corpus_copy: Path, embedder) -> None:
@@ -227,7 +227,7 @@ def test_duplicated_records_across_files_ingest_cleanly(tmp_path: Path, embedder
 
 
 def _sentence_rows(settings: Settings, embedder) -> dict[str, tuple]:
-    store = Store(settings, model=settings.embedding_model, dimension=embedder.dimension, create=False)
+    store = Store(StoreConfig.of(settings), model=settings.embedding_model, dimension=embedder.dimension, create=False)
     got = store.sentences.get(include=["metadatas"])
     return {i: tuple(sorted(m.items())) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 
