@@ -249,6 +249,18 @@ class Store:
             out[cid] = ([(s, e) for _, s, e, _ in items], np.asarray([r[3] for r in items], dtype=np.float32))
         return out
 
+    def chunks(self, ids: list[str]) -> list[StoredChunk]:
+        """The stored chunks with these ids (those that exist), in the store's order."""
+        if not ids:
+            return []
+        got = self.collection.get(ids=ids, include=["metadatas", "documents"])
+        return [stored_chunk(cid, meta, doc)
+                for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
+
+    def matching(self, where: dict) -> set[str]:
+        """Ids of the chunks whose metadata pass the Chroma ``where`` filter."""
+        return set(self.collection.get(where=where, include=[])["ids"])
+
     def embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         if not ids:
             return {}

@@ -10,7 +10,7 @@ import numpy as np
 
 from rag.index.lexical import LexicalIndex
 from rag.index.mirror import VectorMirror
-from rag.index.store import Store, StoredChunk, stored_chunk
+from rag.index.store import Store, StoredChunk
 from rag.text import embed_text
 from rag.types import Candidate
 
@@ -147,7 +147,7 @@ def lexical_ranking(question: str, store: Store, snap: LexicalSnapshot, depth: i
     index = snap.index
     mask = None
     if where:
-        allowed = set(store.collection.get(where=where, include=[])["ids"])
+        allowed = store.matching(where)
         mask = np.array([1.0 if i in allowed else 0.0 for i in index.ids], dtype=np.float32)
     out = Ranking()
     for row, sc in index.search(question, depth, allowed=mask):
@@ -171,9 +171,7 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
     if missing and mirror is not None and snap is not None:
         chunks.update((cid, snap.chunks[mirror.row[cid]]) for cid in missing)
     elif missing:
-        got = store.collection.get(ids=missing, include=["metadatas", "documents"])
-        chunks.update((cid, stored_chunk(cid, meta, doc))
-                      for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True))
+        chunks.update((c.id, c) for c in store.chunks(missing))
     fused = fuse([dense.ids, sent.ids, bm25.ids], [dense.scores, sent.scores, bm25.scores], cfg)
     out = []
     for c in chunks.values():
