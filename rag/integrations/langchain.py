@@ -1,9 +1,9 @@
 """LangChain faces: ``LeanCompressor`` (a document compressor for ``ContextualCompressionRetriever`` or an
 LCEL chain: any retriever's documents in, the lean subset out) and ``LeanRetriever`` (a leanrag store).
+With your retriever ``r`` and a pipeline ``p``::
 
-    >>> from langchain_classic.retrievers import ContextualCompressionRetriever  # doctest: +SKIP
-    >>> compressor = LeanCompressor(pipeline=p)  # doctest: +SKIP
-    >>> lean = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=r)  # doctest: +SKIP
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    lean = ContextualCompressionRetriever(base_compressor=LeanCompressor(pipeline=p), base_retriever=r)
 """
 from __future__ import annotations
 

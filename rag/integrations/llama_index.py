@@ -1,7 +1,7 @@
 """LlamaIndex faces: ``LeanPostprocessor`` (a node postprocessor for any query engine: its nodes in, the
-lean subset out) and ``LeanRetriever`` (a leanrag store as a retriever).
+lean subset out) and ``LeanRetriever`` (a leanrag store as a retriever). With your index and a pipeline ``p``::
 
-    >>> engine = index.as_query_engine(node_postprocessors=[LeanPostprocessor(pipeline=p)])  # doctest: +SKIP
+    engine = index.as_query_engine(node_postprocessors=[LeanPostprocessor(pipeline=p)])
 """
 from __future__ import annotations
 
