@@ -30,7 +30,6 @@ from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.errors import InputError
 from rag.index.embedder import Embedder
-from rag.index.mirror import VectorMirror
 from rag.index.store import Store, StoreConfig
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
@@ -38,13 +37,14 @@ from rag.ingest.parallel import ingest_in_workers
 from rag.llm.config import make_endpoint
 from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
+from rag.retrieve.evidence import EvidenceSource
 from rag.retrieve.features import Evidence, Idf, query_terms
 from rag.retrieve.hop import is_multi_hop, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
-from rag.text import STEMMED, embed_text, named_terms, sentence_spans, text_processing
+from rag.text import STEMMED, embed_text, named_terms, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
@@ -65,11 +65,11 @@ class Pipeline:
         self._embedder = embedder
         self._rerankers: dict[tuple[str, str], tuple[Reranker, str | None]] = {}
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
-        self._evidence: OrderedDict[str, Evidence] = OrderedDict()
-        self._evidence_bytes = 0
+        # the embedder loads on first use, so the evidence source is handed a way to reach it, not the model
+        self._evidence = EvidenceSource(lambda texts: self.embedder.encode(texts),
+                                        max_items=settings.evidence_cache, max_mb=settings.evidence_cache_mb)
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
         self._counters: dict[str, CachedCounter] = {}  # by tokenizer
-        self._lookups: dict[str, tuple[int, int]] = {"mirror": (0, 0), "evidence": (0, 0)}  # (hits, lookups)
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
         self._endpoints: OrderedDict[str, Endpoint] = OrderedDict()
 
@@ -309,14 +309,14 @@ class Pipeline:
             qvec = self.embedder.encode([question])[0]
             if passages is not None:
                 candidates = to_candidates(passages)
-                evidence = self._evidence_computed(candidates)
+                evidence = self._evidence.computed(candidates)
                 idf = Idf.from_texts([embed_text(c.title, c.text) for c in candidates])
                 stage.note = "passages supplied by the caller"
             else:
                 store = self.store()
                 lexical = self._lexical(s)  # also the vector mirror, when the store fits in memory
                 candidates = first_stage(question, qvec, store, lexical, _fusion_config(s), where=where)
-                evidence = self._evidence_stored(candidates, store, lexical.snapshot().vectors)
+                evidence = self._evidence.stored(candidates, store, lexical.snapshot().vectors)
                 idf = _idf_of(lexical) if s.lexical else Idf.from_texts([c.text for c in candidates])
                 stage.note = f"{s.fusion} fusion of " + ", ".join(
                     n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
@@ -345,86 +345,20 @@ class Pipeline:
                 stage.note = f"{len(lifted)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in lifted)
         return Ranked(ranked, evidence, qvec, idf, multi_hop)
 
-    def _evidence_stored(self, candidates: list[Candidate], store: Store,
-                         mirror: VectorMirror | None) -> dict[str, Evidence]:
-        # Chunk ids derive from content and one store has one model, so a chunk's vectors never change:
-        # read from the mirror of any snapshot, or cached without invalidation (bounded, least recently
-        # used out first).
-        out: dict[str, Evidence] = {}
-        if mirror is not None:
-            for c in candidates:
-                row = mirror.row.get(c.id)
-                got = mirror.evidence(row) if row is not None else None
-                if got is not None:
-                    out[c.id] = Evidence(*got)
-        with self._lock:
-            hits, total = self._lookups["mirror"]
-            self._lookups["mirror"] = (hits + len(out), total + len(candidates))
-        out.update(self._recall([c.id for c in candidates if c.id not in out]))
-        ids = [c.id for c in candidates if c.id not in out]
-        vecs = store.embeddings(ids)
-        sents = store.sentence_vectors(ids)
-        found = {cid: Evidence(vecs[cid], *sents[cid]) for cid in ids if cid in vecs and cid in sents}
-        self._remember(found)
-        out.update(found)
-        out.update(self._evidence_computed([c for c in candidates if c.id not in out]))
-        return out
-
-    def _evidence_computed(self, candidates: list[Candidate]) -> dict[str, Evidence]:
-        # Keyed by content (title and text), not by the caller's ids: an experiment's grid or a client
-        # sending the same passages again embeds them once.
-        keys = {c.id: "text:" + hashlib.blake2b(f"{c.title}\0{c.text}".encode(), digest_size=16).hexdigest()
-                for c in candidates}
-        known = self._recall(list(keys.values()))
-        todo = [c for c in candidates if keys[c.id] not in known]
-        if todo:
-            spans = [sentence_spans(c.text) for c in todo]
-            texts = [embed_text(c.title, c.text) for c in todo]
-            texts += [c.text[a:b] for c, sp in zip(todo, spans, strict=True) for a, b in sp]
-            vecs = self.embedder.encode(texts)
-            fresh, row = {}, len(todo)
-            for i, (c, sp) in enumerate(zip(todo, spans, strict=True)):
-                fresh[keys[c.id]] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
-                row += len(sp)
-            self._remember(fresh)
-            known.update(fresh)
-        return {c.id: known[keys[c.id]] for c in candidates}
-
-    def _recall(self, keys: list[str]) -> dict[str, Evidence]:
-        out = {}
-        with self._lock:
-            for k in keys:
-                if k in self._evidence:
-                    self._evidence.move_to_end(k)
-                    out[k] = self._evidence[k]
-            self._lookups["evidence"] = (self._lookups["evidence"][0] + len(out),
-                                         self._lookups["evidence"][1] + len(keys))
-        return out
+    @property
+    def vector_cache_bytes(self) -> int:
+        """Bytes of evidence vectors this pipeline keeps in memory (the mirror aside)."""
+        return self._evidence.nbytes
 
     def cache_stats(self) -> dict[str, tuple[int, int]]:
         """(hits, lookups) per in-memory cache since start: "mirror" (stored chunks' vectors read from the
         mirror), "evidence" (the vector cache behind it), "tokens" (token counts)."""
+        out = self._evidence.stats()
         with self._lock:
-            out = dict(self._lookups)
             counters = list(self._counters.values())
         lookups = sum(c.lookups for c in counters)
         out["tokens"] = (lookups - sum(c.misses for c in counters), lookups)
         return out
-
-    def _remember(self, items: dict[str, Evidence]) -> None:
-        most = self.settings.evidence_cache_mb * 1e6
-        with self._lock:
-            for key, ev in items.items():
-                if _nbytes(ev) > most:
-                    continue  # one huge passage must not empty the cache for everyone else
-                old = self._evidence.pop(key, None)
-                self._evidence_bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
-                self._evidence[key] = ev
-            while self._evidence and (len(self._evidence) > self.settings.evidence_cache
-                                      or self._evidence_bytes > most):
-                _, gone = self._evidence.popitem(last=False)
-                self._evidence_bytes -= _nbytes(gone)
-
 
 # Settings a pipeline reads once, when its store, embedder and caches are made: a per-call value would be
 # ignored, so it is refused instead.
@@ -514,10 +448,6 @@ def _nothing_to_read(ctx: Context, s: Settings) -> str:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
                 "set abstain_below=None to call the model anyway)")
     return ""
-
-
-def _nbytes(ev: Evidence) -> int:
-    return int(ev.vector.nbytes + ev.sentence_vectors.nbytes)
 
 
 def _idf_of(lexical: LexicalCache) -> Idf:

@@ -70,7 +70,7 @@ class Service:
                            lambda: settings.api_max_concurrent_retrievals
                            - self.retrievals._value)  # type: ignore[attr-defined]
         self.metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
-                           lambda: self.pipeline._evidence_bytes)
+                           lambda: self.pipeline.vector_cache_bytes)
         self.metrics.caches(lambda: self.pipeline.cache_stats())
 
     def load(self) -> None:

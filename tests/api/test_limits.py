@@ -56,8 +56,8 @@ def test_the_vector_cache_is_bounded_by_bytes(embedder, tmp_path) -> None:
     p.retrieve("What is a quokka?", passages=small)
     held = len(p._evidence)
     p.retrieve("What is a quokka?", passages=[long_passage])
-    assert p._evidence_bytes <= 50_000 and len(p._evidence) == held  # too big to keep: the others stay
+    assert p.vector_cache_bytes <= 50_000 and len(p._evidence) == held  # too big to keep: the others stay
     for i in range(5):
         p.retrieve("q?", passages=[f"Batch {i} passage {j}. It has two sentences." for j in range(20)])
-    assert 0 < p._evidence_bytes <= 50_000
-    assert p._evidence_bytes == sum(ev.vector.nbytes + ev.sentence_vectors.nbytes for ev in p._evidence.values())
+    assert 0 < p.vector_cache_bytes <= 50_000
+    assert p.vector_cache_bytes == sum(ev.vector.nbytes + ev.sentence_vectors.nbytes for ev in p._evidence.held())

@@ -1,0 +1,118 @@
+"""Evidence for reranking and pruning: each candidate's vector and its sentences' spans and vectors.
+
+Stored chunks bring theirs (from the in-memory mirror, else from Chroma); passages a caller supplies are
+encoded once. Both are cached, bounded in entries and bytes, least recently used out first.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from rag.index.mirror import VectorMirror
+from rag.index.store import Store
+from rag.retrieve.features import Evidence
+from rag.text import embed_text, sentence_spans
+from rag.types import Candidate
+
+
+class EvidenceSource:
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], *, max_items: int, max_mb: float) -> None:
+        self._encode = encode
+        self._max_items, self._max_mb = max_items, max_mb
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Evidence] = OrderedDict()
+        self._bytes = 0
+        self._lookups: dict[str, tuple[int, int]] = {"mirror": (0, 0), "evidence": (0, 0)}  # (hits, lookups)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of vectors held in the cache."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def held(self) -> list[Evidence]:
+        with self._lock:
+            return list(self._cache.values())
+
+    def stats(self) -> dict[str, tuple[int, int]]:
+        """(hits, lookups) since start: "mirror" (stored chunks read from the mirror), "evidence" (the cache)."""
+        with self._lock:
+            return dict(self._lookups)
+
+    def stored(self, candidates: list[Candidate], store: Store, mirror: VectorMirror | None) -> dict[str, Evidence]:
+        """Evidence of stored chunks. Chunk ids derive from content and one store has one model, so a chunk's
+        vectors never change: read from the mirror of any snapshot, or cached without invalidation."""
+        out: dict[str, Evidence] = {}
+        if mirror is not None:
+            for c in candidates:
+                row = mirror.row.get(c.id)
+                got = mirror.evidence(row) if row is not None else None
+                if got is not None:
+                    out[c.id] = Evidence(*got)
+        with self._lock:
+            hits, total = self._lookups["mirror"]
+            self._lookups["mirror"] = (hits + len(out), total + len(candidates))
+        out.update(self._recall([c.id for c in candidates if c.id not in out]))
+        ids = [c.id for c in candidates if c.id not in out]
+        vecs = store.embeddings(ids)
+        sents = store.sentence_vectors(ids)
+        found = {cid: Evidence(vecs[cid], *sents[cid]) for cid in ids if cid in vecs and cid in sents}
+        self._remember(found)
+        out.update(found)
+        out.update(self.computed([c for c in candidates if c.id not in out]))
+        return out
+
+    def computed(self, candidates: list[Candidate]) -> dict[str, Evidence]:
+        """Evidence of passages the store does not hold, encoded here. Keyed by content (title and text), not
+        by the caller's ids: an experiment's grid or a client sending the same passages again embeds them once."""
+        keys = {c.id: "text:" + hashlib.blake2b(f"{c.title}\0{c.text}".encode(), digest_size=16).hexdigest()
+                for c in candidates}
+        known = self._recall(list(keys.values()))
+        todo = [c for c in candidates if keys[c.id] not in known]
+        if todo:
+            spans = [sentence_spans(c.text) for c in todo]
+            texts = [embed_text(c.title, c.text) for c in todo]
+            texts += [c.text[a:b] for c, sp in zip(todo, spans, strict=True) for a, b in sp]
+            vecs = self._encode(texts)
+            fresh, row = {}, len(todo)
+            for i, (c, sp) in enumerate(zip(todo, spans, strict=True)):
+                fresh[keys[c.id]] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
+                row += len(sp)
+            self._remember(fresh)
+            known.update(fresh)
+        return {c.id: known[keys[c.id]] for c in candidates}
+
+    def _recall(self, keys: list[str]) -> dict[str, Evidence]:
+        out = {}
+        with self._lock:
+            for k in keys:
+                if k in self._cache:
+                    self._cache.move_to_end(k)
+                    out[k] = self._cache[k]
+            self._lookups["evidence"] = (self._lookups["evidence"][0] + len(out),
+                                         self._lookups["evidence"][1] + len(keys))
+        return out
+
+    def _remember(self, items: dict[str, Evidence]) -> None:
+        most = self._max_mb * 1e6
+        with self._lock:
+            for key, ev in items.items():
+                if _nbytes(ev) > most:
+                    continue  # one huge passage must not empty the cache for everyone else
+                old = self._cache.pop(key, None)
+                self._bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
+                self._cache[key] = ev
+            while self._cache and (len(self._cache) > self._max_items
+                                      or self._bytes > most):
+                _, gone = self._cache.popitem(last=False)
+                self._bytes -= _nbytes(gone)
+
+
+def _nbytes(ev: Evidence) -> int:
+    return int(ev.vector.nbytes + ev.sentence_vectors.nbytes)
