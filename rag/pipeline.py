@@ -123,18 +123,19 @@ class Pipeline:
                              "and/or OPENAI_API_KEY) or local (rag llm serve)")
         return LLMReranker(endpoint, depth=s.llm_rerank_depth, batch=s.llm_rerank_batch)
 
-    def _endpoint(self, s: Settings) -> Endpoint | None:
-        """The model endpoint of ``s`` (None for the extractive answerer), one per answer key: the answerer
-        and the LLM reranker share its client."""
+    def _endpoint(self, s: Settings, key: str | None = None) -> Endpoint | None:
+        """The model endpoint of ``s`` (None for the extractive answerer), one per answer key (``key``, when
+        the caller has it): the answerer and the LLM reranker share its client."""
         kind = resolve_answerer(s)
         if kind == "extractive":
             return None
-        return _lru(self._lock, self._endpoints, _answer_key(s),
+        return _lru(self._lock, self._endpoints, key or _answer_key(s),
                     lambda: make_endpoint(s, kind, count=self._counter(s)))
 
     def _answerer(self, s: Settings) -> Answerer:
-        endpoint = self._endpoint(s)
-        return _lru(self._lock, self._answerers, _answer_key(s),
+        key = _answer_key(s)  # once: a digest of the settings, on every answer
+        endpoint = self._endpoint(s, key)
+        return _lru(self._lock, self._answerers, key,
                     lambda: make_answerer(s, count=self._counter(s), endpoint=endpoint))
 
     def _settings(self, overrides: dict[str, Any], settings: Settings | None = None) -> Settings:

@@ -159,10 +159,7 @@ class Store:
         return states
 
     def all_chunks(self) -> list[StoredChunk]:
-        out = []
-        for got in self._pages(["metadatas", "documents"]):
-            for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True):
-                out.append(stored_chunk(cid, meta, doc))
+        out = [c for got in self._pages(["metadatas", "documents"]) for c in _chunks_of(got)]
         out.sort(key=lambda c: c.id)
         return out
 
@@ -253,9 +250,7 @@ class Store:
         """The stored chunks with these ids (those that exist), in the store's order."""
         if not ids:
             return []
-        got = self.collection.get(ids=ids, include=["metadatas", "documents"])
-        return [stored_chunk(cid, meta, doc)
-                for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
+        return _chunks_of(self.collection.get(ids=ids, include=["metadatas", "documents"]))
 
     def matching(self, where: dict) -> set[str]:
         """Ids of the chunks whose metadata pass the Chroma ``where`` filter."""
@@ -414,6 +409,12 @@ def _metas(chunks: list[Chunk], extra: list[dict[str, Any]]) -> list[dict[str, A
     return [{"doc_id": c.doc_id, "source": c.source, "title": c.title, "index": c.index,
              "start": c.start, "end": c.end, "tokens": c.tokens, **x}
             for c, x in zip(chunks, extra, strict=True)]
+
+
+def _chunks_of(got: Any) -> list[StoredChunk]:
+    """The chunks of one Chroma ``get`` result (ids, metadatas and documents)."""
+    return [stored_chunk(cid, meta, doc)
+            for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
 
 
 def stored_chunk(cid: str, meta: dict, doc: str | None) -> StoredChunk:

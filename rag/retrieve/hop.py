@@ -133,10 +133,11 @@ def _lead_link(c: Candidate, tops: list[Candidate], held: dict[str, set[str]], q
                idf: Weight) -> tuple[float, str, float] | None:
     """The best lift of ``c`` by its opening sentence: (new score, anchor id, share of the opening held)."""
     best = None
+    words = set(term_tuple(_opening(c)))  # once, whatever the number of anchors
     for a in tops:
         if a is c or (c.title and a.title == c.title):
             continue  # sections of one article share their words, not a bridge
-        part = _share_terms(_opening(c), held[a.id], q_terms, idf)
+        part = _share_words(words, held[a.id], q_terms, idf)
         lifted = c.score + LEAD_LIFT * a.score * part
         if best is None or lifted > best[0]:
             best = (lifted, a.id, part)
@@ -154,13 +155,12 @@ def _opening(c: Candidate) -> str:
 
 def _share(name: str, held: set[str], q_terms: set[str], idf: Weight) -> float:
     """The IDF-weighted share of ``name``'s words among the terms ``held`` by a passage."""
-    return _share_terms(_PAREN.sub("", name), held, q_terms, idf)
+    return _share_words(set(term_tuple(_PAREN.sub("", name))), held, q_terms, idf)
 
 
-def _share_terms(text: str, held: set[str], q_terms: set[str], idf: Weight) -> float:
-    """The IDF-weighted share of ``text``'s words among the terms ``held`` by a passage; words the question
-    uses count as not found, since they tie every passage to the question, not one passage to another."""
-    words = set(term_tuple(text))
+def _share_words(words: set[str], held: set[str], q_terms: set[str], idf: Weight) -> float:
+    """The IDF-weighted share of ``words`` among the terms ``held`` by a passage; words the question uses
+    count as not found, since they tie every passage to the question, not one passage to another."""
     total = sum(idf(w) for w in words)
     if not total:
         return 0.0

@@ -11,13 +11,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
 from rag.blocks import label, render_context
-from rag.llm.endpoint import Completion, EndpointConfig
-from rag.llm.models import ModelSpec
+from rag.llm.endpoint import Endpoint
 from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.rerank import EmbeddingReranker
 from rag.types import Candidate, ModelCall, Trace
@@ -44,19 +42,10 @@ def parse_grades(text: str, n: int) -> dict[int, int]:
     return out
 
 
-class Completes(Protocol):
-    """What the reranker needs of a model endpoint (``rag.llm.endpoint.Endpoint``)."""
-
-    cfg: EndpointConfig
-    spec: ModelSpec
-
-    def complete(self, messages: list[dict[str, str]]) -> Completion: ...
-
-
 class LLMReranker:
     name = "llm"
 
-    def __init__(self, endpoint: Completes, *, depth: int = 10, batch: int = 10) -> None:
+    def __init__(self, endpoint: Endpoint, *, depth: int = 10, batch: int = 10) -> None:
         self.complete = endpoint.complete
         self.model = endpoint.cfg.model
         self.role = endpoint.spec.instructions_role
