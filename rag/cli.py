@@ -19,6 +19,7 @@ from rag.index.embedder import one_blas_thread
 from rag.index.store import StoreError
 from rag.llm.errors import LLMError
 from rag.settings import Settings
+from rag.types import Answer, Context
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -127,7 +128,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _context_text(ctx: Any, show_dropped: int) -> str:
+def _context_text(ctx: Context, show_dropped: int) -> str:
         lines = [f"context: {len(ctx.passages)} passage(s), {ctx.tokens} tokens"]
         for w in ctx.trace.warnings:
             lines.append(f"warning: {w}")
@@ -163,15 +164,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for piece in stream:
             print(piece, end="", flush=True)
         print()
-        ans = stream.answer
-        print(_answer_text(ans, args, with_text=False))
+        print(_answer_text(stream.collect(), args, with_text=False))  # read already: collect only returns it
         return 0
     ans = pipeline.answer(args.question, where=_where(args))
     _emit(args, ans.to_dict(), lambda: _answer_text(ans, args))
     return 0
 
 
-def _answer_text(ans: Any, args: argparse.Namespace, *, with_text: bool = True) -> str:
+def _answer_text(ans: Answer, args: argparse.Namespace, *, with_text: bool = True) -> str:
     u = ans.usage
     lines = [f"answer: {ans.text}"] if with_text else []
     if args.show_reasoning:

@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar, overload
@@ -219,7 +220,7 @@ class Pipeline:
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
         with timed_stage(trace, "sentence scores", len(ranked), trace.stages[0].tokens_in,
                          note="calibrated probability per sentence"):
-            score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
+            ranked = score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
         count = self._counter(s)
         if multi_hop and s.hop_budget is not None:
             hop = multi_hop_settings(s)
@@ -331,19 +332,18 @@ class Pipeline:
                 trace.warnings.append(warning)
             scores = reranker.rerank(question, candidates, qvec=qvec, idf=idf, trace=trace,
                                      evidence=[evidence[c.id] for c in candidates])
-            for c, sc in zip(candidates, scores, strict=True):
-                c.scores["rerank"] = sc
-                c.score = sc
-                c.sentences = evidence[c.id].spans
-            ranked = sorted(candidates, key=lambda c: -c.score)
+            reranked = [replace(c, score=sc, scores={**c.scores, "rerank": sc}, sentences=evidence[c.id].spans)
+                        for c, sc in zip(candidates, scores, strict=True)]
+            ranked = sorted(reranked, key=lambda c: -c.score)
             stage.note = reranker.name
         multi_hop = False
         if s.hop:
             with timed_stage(trace, "hop", len(ranked), tokens) as stage:
-                lifted = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
-                ranked.sort(key=lambda c: -c.score)
-                multi_hop = is_multi_hop(question, ranked, lifted)
-                stage.note = f"{len(lifted)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in lifted)
+                hop = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
+                ranked = hop.ranked
+                multi_hop = is_multi_hop(question, ranked, hop.lifts)
+                stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(
+                    f"{d.id}: {d.reason}" for d in hop.lifts)
         return Ranked(ranked, evidence, qvec, idf, multi_hop)
 
     @property

@@ -36,7 +36,7 @@ def collect(p: Pipeline, questions, plain: bool = False) -> list:  # noqa: ANN00
         if q.passages is not None:
             passages = [{k: v for k, v in x.items() if k != "title"} if plain else x for x in q.passages]
         r = p._ranked(q.text, p.settings, None, passages, Trace())
-        score_sentences(q.text, r.candidates, r.evidence, qvec=r.qvec, idf=r.idf)
+        r = r._replace(candidates=score_sentences(q.text, r.candidates, r.evidence, qvec=r.qvec, idf=r.idf))
         rows.append((q, r, query_terms(q.text, r.idf)))
     return rows
 

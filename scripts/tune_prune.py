@@ -34,7 +34,7 @@ def main() -> None:
     cached = []
     for q in qs:
         ranked, ev, qvec, idf, _ = p._ranked(q.text, s, None, None, Trace())
-        score_sentences(q.text, ranked, ev, qvec=qvec, idf=idf)
+        ranked = score_sentences(q.text, ranked, ev, qvec=qvec, idf=idf)
         cached.append((q, ranked, {k: e.vector for k, e in ev.items()}))
     grid = {
         "token_budget": [110, 120, 130, 140, 150],

@@ -80,3 +80,14 @@ def llm(fake_openai):
     handle = Handle()
     handle.script([])
     return handle
+
+
+@pytest.fixture
+def openai_pipeline(embedder, llm):
+    """A pipeline answering through the fake server with the gpt-5-mini family; no store."""
+    from rag import Pipeline, Settings
+    from tests.fake_openai import API_KEY
+
+    settings = Settings(answerer="openai", llm_base_url=llm.url, llm_api_key=API_KEY, llm_model="gpt-5-mini",
+                        llm_max_retries=3, store_path="/nonexistent/never-used")
+    return Pipeline(settings, embedder=embedder)

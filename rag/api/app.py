@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import cache
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,7 +43,9 @@ from rag.net import redact
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.text import sentence_spans
-from rag.types import Answer, Document
+from rag.types import Answer, Context, Document
+
+Out = TypeVar("Out", Context, Answer)  # what a /v1 call returns: a context, or an answer with its context
 
 log = logging.getLogger(__name__)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
@@ -161,7 +163,7 @@ class Service:
                                              f"{sentences} sentences of passages; at most {limit}")])
         return passages
 
-    def run(self, req: RetrieveRequest, call: Any, *, answering: bool) -> Any:
+    def run(self, req: RetrieveRequest, call: Callable[..., Out], *, answering: bool) -> Out:
         """A /v1 retrieve or answer call: ready, settings within the ceilings, input bounded, slots held."""
         self.require_ready()
         s = self.settings_for(req.overrides)

@@ -38,10 +38,10 @@ import platform
 import subprocess
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
@@ -65,10 +65,33 @@ from rag.evaluate.metrics import (
 )
 from rag.evaluate.profiles import PROFILES
 from rag.llm.errors import LLMError
-from rag.pipeline import to_candidates
+from rag.pipeline import PassageInput, to_candidates
 from rag.settings import ANSWER_FIELDS, Settings
 from rag.tokens import count_tokens
-from rag.types import Candidate
+from rag.types import Answer, Candidate, Context, IngestReport
+
+if TYPE_CHECKING:
+    import random
+
+    from rag.index.store import Store
+
+
+
+class ExperimentPipeline(Protocol):
+    """What an experiment asks of a pipeline (``rag.pipeline.Pipeline`` is one; tests pass their own)."""
+
+    settings: Settings
+
+    def retrieve(self, question: str, *, passages: Sequence[PassageInput] | None = None,
+                 settings: Settings | None = None) -> Context: ...
+
+    def answer_context(self, question: str, ctx: Context, *, started: float | None = None,
+                       settings: Settings | None = None) -> Answer: ...
+
+    def store(self) -> Store: ...
+
+    def ingest(self, paths: Iterable[str | Path]) -> IngestReport: ...
+
 
 QUALITY = ["answer_kept", "support_recall", "em", "f1", "contains", *RANK_METRICS]
 CHUNKING = ("chunk_size", "chunk_overlap")
@@ -217,7 +240,7 @@ def redact_settings(spec: dict[str, Any]) -> dict[str, Any]:
     return {k: clean(v) if k in ("settings", "grid", "configs") else v for k, v in spec.items()}
 
 
-def question_row(q: Question, ctx: Any, ans: Any | None, count: Any) -> dict[str, Any]:
+def question_row(q: Question, ctx: Context, ans: Answer | None, count: Callable[[str], int]) -> dict[str, Any]:
     """Per-question metrics: retrieval, context, answer, cost, latency."""
     row: dict[str, Any] = {"qid": q.id, "context_tokens": ctx.tokens, "passages": len(ctx.passages),
                            "answer_kept": float(answer_kept(ctx.text, q.answers)) if q.answers else None,
@@ -243,11 +266,11 @@ def answer_scores(text: str, q: Question) -> dict[str, float]:
 class RandomPassages:
     """Random distractors: chunks of the store, or other questions' own paragraphs."""
 
-    def __init__(self, questions: list[Question], pipeline: Any) -> None:
+    def __init__(self, questions: list[Question], pipeline: ExperimentPipeline) -> None:
         self.questions, self.pipeline = questions, pipeline
         self._all: list[Candidate] | None = None
 
-    def __call__(self, q: Question, n: int, rng: Any) -> list[Candidate]:
+    def __call__(self, q: Question, n: int, rng: random.Random) -> list[Candidate]:
         if self._all is None:
             if any(x.passages for x in self.questions):
                 self._all = to_candidates([p for x in self.questions for p in x.passages or []])
@@ -258,7 +281,7 @@ class RandomPassages:
         return rng.sample(pool, min(n, len(pool)))
 
 
-def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] | None = None,
+def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], ExperimentPipeline] | None = None,
                    base: Path = Path("."), progress: bool = True, answer: bool = True,
                    stores: Path | None = None) -> Path:
     """Run (or resume) every configuration over every question; returns the summary path. One run writes a
@@ -277,7 +300,8 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
         lock.release()
 
 
-def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] | None, base: Path,
+def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], ExperimentPipeline] | None,
+         base: Path,
          progress: bool, answer: bool, stores: Path | None) -> Path:
     from rag.pipeline import Pipeline
 
@@ -290,8 +314,8 @@ def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] |
     results = out / "results.jsonl"
     done = {(r["config"], r["qid"]) for r in read_rows(results) if "error" not in r}
     cache = CallCache(out / "calls.jsonl")
-    make = pipeline_factory or Pipeline
-    pipelines: dict[tuple, tuple[Any, RandomPool]] = {}
+    make: Callable[[Settings], ExperimentPipeline] = pipeline_factory or Pipeline
+    pipelines: dict[tuple, tuple[ExperimentPipeline, RandomPool]] = {}
     configs = spec.configurations()
     bar = tqdm(total=len(configs) * len(questions), disable=not progress, desc=spec.name, unit="q")
     with open_append(results) as f:
@@ -319,8 +343,8 @@ def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Any] |
     return write_summary(out, configs=[n for n, _ in configs])
 
 
-def _pipeline_for(make: Callable[[Settings], Any], root: Settings, spec: Spec, overrides: dict[str, Any],
-                  base: Path, stores: Path) -> Any:
+def _pipeline_for(make: Callable[[Settings], ExperimentPipeline], root: Settings, spec: Spec,
+                  overrides: dict[str, Any], base: Path, stores: Path) -> ExperimentPipeline:
     """The run's pipeline, or for a configuration that changes chunking, one over its own store."""
     chunking = {k: overrides[k] for k in CHUNKING if k in overrides}
     if not chunking:
@@ -335,8 +359,8 @@ def _pipeline_for(make: Callable[[Settings], Any], root: Settings, spec: Spec, o
     return pipeline
 
 
-def _run_question(pipeline: Any, q: Question, s: Settings, manipulation: Manipulation, cache: CallCache, *,
-         answer: bool, pool: RandomPool | None = None) -> dict:
+def _run_question(pipeline: ExperimentPipeline, q: Question, s: Settings, manipulation: Manipulation,
+                  cache: CallCache, *, answer: bool, pool: RandomPool | None = None) -> dict:
     t0 = time.perf_counter()
 
     def count(text: str) -> int:

@@ -16,13 +16,15 @@ on test beside the defaults, and nothing else does: the test split is looked at 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.errors import InputError
-from rag.evaluate.experiment import CHUNKING, Spec, read_rows, run_experiment, summarize
+from rag.evaluate.experiment import CHUNKING, ExperimentPipeline, Spec, read_rows, run_experiment, summarize
 from rag.evaluate.report import fmt, paired_bootstrap, write_report
+from rag.settings import Settings
 
 DEFAULTS = "defaults"
 TUNED = "tuned"
@@ -64,7 +66,7 @@ def choose(summary: list[dict[str, Any]], objective: str, ceiling: float | None)
 
 
 def run_tune(spec: Spec, out: Path, *, base: Path = Path("."), progress: bool = True,
-             pipeline_factory: Any = None) -> TuneResult:
+             pipeline_factory: Callable[[Settings], ExperimentPipeline] | None = None) -> TuneResult:
     objective, ceiling = check(spec)
     answer = objective in ("em", "f1", "contains")  # only answer metrics need the answerer on every trial
     stores = out / "stores"

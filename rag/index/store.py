@@ -51,9 +51,11 @@ class StoredChunk:
     end: int
 
     def candidate(self, scores: dict[str, float] | None = None) -> Candidate:
-        """This chunk competing for a place in a context, with its first-stage ``scores``."""
+        """This chunk competing for a place in a context, with its first-stage ``scores``; the fused one,
+        when there is one, is the score the next stage reads."""
+        scores = dict(scores or {})
         return Candidate(self.id, self.text, self.doc_id, self.source, self.title, self.start, self.end,
-                         scores=dict(scores or {}))
+                         score=scores.get("fused", 0.0), scores=scores)
 
 
 @dataclass(frozen=True)

@@ -173,16 +173,16 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
     elif missing:
         chunks.update((c.id, c) for c in store.chunks(missing))
     fused = fuse([dense.ids, sent.ids, bm25.ids], [dense.scores, sent.scores, bm25.scores], cfg)
-    out = []
-    for c in chunks.values():
-        scores: dict[str, float] = {}
-        for name, ranking in (("dense", dense), ("sentence", sent), ("lexical", bm25)):
-            if c.id in ranking.scores:
-                scores[name] = ranking.scores[c.id]
-                scores[f"{name}_rank"] = float(ranking.rank[c.id])
-        out.append(c.candidate(scores))
-    ranked = sorted(out, key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
-    for cand in ranked:
-        cand.scores["fused"] = fused.get(cand.id, 0.0)
-        cand.score = cand.scores["fused"]
-    return ranked
+    best = sorted(chunks.values(), key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
+    return [c.candidate(_signals(c.id, fused.get(c.id, 0.0), dense, sent, bm25)) for c in best]
+
+
+def _signals(cid: str, fused: float, dense: Ranking, sent: Ranking, bm25: Ranking) -> dict[str, float]:
+    """A candidate's first-stage scores by name: each retriever's score and rank, and the fused score."""
+    scores: dict[str, float] = {}
+    for name, ranking in (("dense", dense), ("sentence", sent), ("lexical", bm25)):
+        if cid in ranking.scores:
+            scores[name] = ranking.scores[cid]
+            scores[f"{name}_rank"] = float(ranking.rank[cid])
+    scores["fused"] = fused
+    return scores

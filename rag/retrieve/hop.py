@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.text import lead_subject, term_tuple
 from rag.types import Candidate
@@ -40,6 +40,14 @@ class Lift:
     reason: str
     anchor: str | None = None  # the top passage that names the lifted one; None: the question does
     share: float | None = None  # how much of the name the anchor holds in other words; None: as written
+
+
+@dataclass(frozen=True)
+class Hop:
+    """The second hop's result: new candidates, best first, and why each lifted one rose."""
+
+    ranked: list[Candidate]
+    lifts: list[Lift]
 
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 
@@ -74,11 +82,17 @@ def _wordy(ch: str) -> bool:
 
 
 def second_hop(question: str, ranked: list[Candidate], *, anchors: int = 2, weight: float = 0.9,
-               idf: Weight | None = None) -> list[Lift]:
-    """Raise the scores of name-linked candidates in place; returns one note per lift. With ``idf``,
-    a top passage holding most of a name in other words (see the module note) links to it too."""
-    if len(ranked) < 2:
-        return []
+               idf: Weight | None = None) -> Hop:
+    """Name-linked candidates lifted, as new candidates re-ranked; ``ranked`` is left as it was. With
+    ``idf``, a top passage holding most of a name in other words (see the module note) links to it too."""
+    work = [replace(c, scores=dict(c.scores)) for c in ranked]
+    lifts = _lift(question, work, anchors, weight, idf) if len(work) >= 2 else []
+    return Hop(sorted(work, key=lambda c: -c.score), lifts)
+
+
+def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, idf: Weight | None) -> list[Lift]:
+    """Raise the scores of linked candidates of ``ranked`` (the hop's own copies) in rank order: a lifted
+    top passage lifts the ones after it from its new score."""
     name = {c.id: name_of(c) for c in ranked}
     counts = Counter(n.lower() for n in name.values() if n)
     q = question.lower()

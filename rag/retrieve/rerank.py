@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -126,16 +127,16 @@ class CrossEncoderReranker:
 
 
 def score_sentences(question: str, candidates: list[Candidate], evidence: dict[str, Evidence], *,
-                    qvec: np.ndarray, idf: Idf) -> None:
-    """Fill ``sentence_scores``: the calibrated probability that a sentence answers the question."""
+                    qvec: np.ndarray, idf: Idf) -> list[Candidate]:
+    """The candidates again, new ones with ``sentence_scores``: the calibrated probability that a sentence
+    answers the question."""
     q = QuestionView.of(question, qvec, idf)
     sims = [float((evidence[c.id].sentence_vectors @ qvec).max()) for c in candidates if evidence[c.id].spans]
     lex = [max(sentence_lexical(q, c.text, evidence[c.id].spans), default=0.0) for c in candidates]
     best = (max(sims, default=0.0), max(lex, default=0.0))
     model = load_models()["sentence"]
-    for c in candidates:
-        x = sentence_features(q, c.title, c.text, evidence[c.id], c.score, best)
-        c.sentence_scores = [float(v) for v in model(x)]
+    return [replace(c, sentence_scores=[float(v) for v in model(
+        sentence_features(q, c.title, c.text, evidence[c.id], c.score, best))]) for c in candidates]
 
 
 def make_reranker(name: str, *, cross_encoder_model: str, device: str = "cpu") -> tuple[Reranker, str | None]:

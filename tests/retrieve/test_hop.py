@@ -11,25 +11,27 @@ def test_title_named_by_a_top_passage_is_lifted() -> None:
     ranked = [Candidate("a", "The film was directed by Jane Roe in 1999.", title="Some Film", score=0.9),
               Candidate("b", "Unrelated text.", title="Other", score=0.3),
               Candidate("c", "Jane Roe is a director born in Ohio.", title="Jane Roe", score=0.1)]
-    notes = second_hop("Where was the director of Some Film born?", ranked)
-    assert ranked[2].score == 0.9 * 0.9 and [n.id for n in notes] == ["c"]
-    assert "top passage a names 'Jane Roe'" in notes[0].reason
-    assert ranked[1].score == 0.3
+    hop = second_hop("Where was the director of Some Film born?", ranked)
+    score = {c.id: c.score for c in hop.ranked}
+    assert score["c"] == 0.9 * 0.9 and [n.id for n in hop.lifts] == ["c"]
+    assert "top passage a names 'Jane Roe'" in hop.lifts[0].reason
+    assert score["b"] == 0.3 and [c.id for c in hop.ranked] == ["a", "c", "b"]
+    assert [c.score for c in ranked] == [0.9, 0.3, 0.1] and "hop" not in ranked[2].scores  # inputs untouched
 
 
 def test_title_named_by_the_question_and_parenthetical_titles() -> None:
     ranked = [Candidate("a", "x", title="Alpha", score=0.8),
               Candidate("b", "y", title="Mercury (planet)", score=0.05)]
-    second_hop("How hot is Mercury at noon?", ranked)
-    assert ranked[1].score == 0.8 * 0.9
+    hop = second_hop("How hot is Mercury at noon?", ranked)
+    assert {c.id: c.score for c in hop.ranked}["b"] == 0.8 * 0.9
 
 
 def test_shared_titles_and_short_names_are_ignored() -> None:
     ranked = [Candidate("a", "Super Bowl 50 was played in 2016.", title="Super Bowl 50", score=0.9),
               Candidate("b", "Super Bowl 50 halftime.", title="Super Bowl 50", score=0.2),
               Candidate("c", "The NFL is a league.", title="NFL", score=0.1)]
-    assert second_hop("Who won Super Bowl 50 in the NFL?", ranked) == []
-    assert [c.score for c in ranked] == [0.9, 0.2, 0.1]
+    hop = second_hop("Who won Super Bowl 50 in the NFL?", ranked)
+    assert hop.lifts == [] and [c.score for c in hop.ranked] == [0.9, 0.2, 0.1]
 
 
 def test_multi_hop_needs_entities_not_topic_words() -> None:
@@ -39,17 +41,17 @@ def test_multi_hop_needs_entities_not_topic_words() -> None:
     person = Candidate("p", "Ann Lee was born in Leeds.", title="Ann Lee", score=0.1)
     other = Candidate("o", "Unrelated text.", title="Other", score=0.05)
     ranked = [film, person, other]
-    lifts = second_hop("Where was the director of Some Film born?", ranked)
+    lifts = second_hop("Where was the director of Some Film born?", ranked).lifts
     assert is_multi_hop("Where was the director of Some Film born?", ranked, lifts)       # a bridge
     a = Candidate("a", "reasoning tokens are billed as output", title="Costs", score=0.9)
     b = Candidate("b", "Hidden tokens.", title="Reasoning tokens", score=0.1)
-    lifts = second_hop("How are tokens billed?", [a, b])
+    lifts = second_hop("How are tokens billed?", [a, b]).lifts
     assert lifts and not is_multi_hop("How are tokens billed?", [a, b], lifts)          # a topic phrase
     x = Candidate("x", "A magazine.", title="Woman's Era", score=0.5)
     y = Candidate("y", "Another magazine.", title="Antic", score=0.4)
     q = "Are Woman's Era and Antic both magazines?"
-    assert is_multi_hop(q, [x, y], second_hop(q, [x, y]))                                # a comparison
-    assert not is_multi_hop("What is Antic?", [x, y], second_hop("What is Antic?", [x, y]))
+    assert is_multi_hop(q, [x, y], second_hop(q, [x, y]).lifts)                          # a comparison
+    assert not is_multi_hop("What is Antic?", [x, y], second_hop("What is Antic?", [x, y]).lifts)
 
 
 def test_plain_passages_are_linked_by_the_subject_of_their_opening_words() -> None:
@@ -63,8 +65,9 @@ def test_plain_passages_are_linked_by_the_subject_of_their_opening_words() -> No
     person = Candidate("p", "Ed Wood (born 1924) was an American filmmaker from New York.", score=0.1)
     noise = Candidate("n", "Quokkas are small marsupials.", score=0.2)
     ranked = [film, noise, person]
-    lifts = second_hop("Where was the director of Plan 9 born?", ranked)
-    assert [d.id for d in lifts] == ["p"] and person.score > noise.score
+    hop = second_hop("Where was the director of Plan 9 born?", ranked)
+    lifts = hop.lifts
+    assert [d.id for d in lifts] == ["p"] and [c.id for c in hop.ranked] == ["f", "p", "n"]
     assert is_multi_hop("Where was the director of Plan 9 born?", ranked, lifts)
 
 
@@ -81,12 +84,14 @@ def test_a_name_held_in_part_links_plain_passages() -> None:
     ranked = [coach, other, team]
     idf = Idf.from_texts([c.text for c in ranked])
     q = "What stadium does the side with Kent Baer as its defensive coordinator play its home games in?"
-    assert second_hop(q, [Candidate(c.id, c.text, score=c.score) for c in ranked]) == []  # no exact name
-    lifts = second_hop(q, ranked, idf=idf)
+    assert second_hop(q, ranked).lifts == []  # no exact name
+    hop = second_hop(q, ranked, idf=idf)
+    lifts = hop.lifts
     by_id = {d.id: d for d in lifts}
     assert (by_id["t"].share or 0) >= 0.7  # the anchors lift each other a little by shared opening words
     assert "holds" in by_id["t"].reason and "'UNLV Rebels football team'" in by_id["t"].reason
-    assert team.score > other.score
+    order = [c.id for c in hop.ranked]
+    assert order.index("t") < order.index("o")
     assert not is_multi_hop(q, ranked, lifts)  # "football team" is a topic, not an entity's name
 
     keeper = Candidate("k", "Sadok Sassi (born 1945 in Tunis) is a former goalkeeper who played for Club Africain.",
@@ -95,11 +100,13 @@ def test_a_name_held_in_part_links_plain_passages() -> None:
     noise = Candidate("n", "Olle Nordin (born 1949) is a Swedish coach.", score=0.02)
     ranked = [keeper, noise, club]
     q = "In which year was the side Sadok Sassi played for founded?"
-    lifts = second_hop(q, ranked, idf=Idf.from_texts([c.text for c in ranked]))
-    assert "a" in {d.id for d in lifts} and club.score > noise.score and is_multi_hop(q, ranked, lifts)
+    hop = second_hop(q, ranked, idf=Idf.from_texts([c.text for c in ranked]))
+    order = [c.id for c in hop.ranked]
+    assert "a" in {d.id for d in hop.lifts} and order.index("a") < order.index("n")
+    assert is_multi_hop(q, ranked, hop.lifts)
     # the question's own words link nothing: every passage shares them
     lonely = [Candidate("a", "Football is a sport.", score=0.8), Candidate("b", "Football programs.", score=0.1)]
-    assert second_hop("Which football program?", lonely, idf=Idf.from_texts([c.text for c in lonely])) == []
+    assert second_hop("Which football program?", lonely, idf=Idf.from_texts([c.text for c in lonely])).lifts == []
 
 
 @settings(max_examples=300, deadline=None)
@@ -126,9 +133,9 @@ def test_a_lead_link_lifts_the_passage_whose_opening_the_top_passage_echoes() ->
     ranked = [song, other, singer]
     idf = Idf.from_texts([c.text for c in ranked])
     q = "When was the singer who made Moonlit Harbour famous born?"
-    assert second_hop(q, [Candidate(c.id, c.text, score=c.score) for c in ranked]) == []  # no idf: names only
-    lifts = second_hop(q, ranked, idf=idf)
-    lift = next(d for d in lifts if d.id == "d")
+    assert second_hop(q, ranked).lifts == []  # no idf: names only
+    hop = second_hop(q, ranked, idf=idf)
+    lift = next(d for d in hop.lifts if d.id == "d")
     assert "opening sentence" in lift.reason and lift.anchor == "s"
-    assert singer.score > other.score
+    assert [c.id for c in hop.ranked] == ["s", "d", "o"]
     assert not is_multi_hop(q, ranked, [lift])
