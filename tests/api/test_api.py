@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import os
 import shutil
 import subprocess
@@ -197,5 +196,10 @@ def test_serve_command_starts_and_reports_ready(tmp_path) -> None:
 
 def test_answer_json_is_plain_json(api) -> None:
     r = api.post("/v1/answer", json={"question": QUESTION, "overrides": {"answerer": "extractive"}})
-    assert r.status_code == 200
-    json.dumps(r.json())
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["question"] == QUESTION and isinstance(body["answer"], str) and body["answer"]
+    assert body["abstained"] is False and body["answerer"] == "extractive"
+    assert [c["id"] for c in body["citations"]] and all(isinstance(c["id"], str) for c in body["citations"])
+    assert body["context"]["tokens"] > 0 and body["context"]["passages"]
+    assert all(isinstance(v, int) for v in body["usage"].values() if not isinstance(v, str))

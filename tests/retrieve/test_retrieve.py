@@ -71,8 +71,8 @@ def test_duplicate_document_is_pruned(pipeline: Pipeline) -> None:
     ctx = pipeline.retrieve("Where does the chat completions response report reasoning tokens?", token_budget=400,
                             sentence_prune=False, adaptive_cut=False)
     names = [Path(p.source).name for p in ctx.passages]
-    assert not ({"reasoning-tokens.md", "reasoning-tokens-copy.md"} <= set(names)) or any(
-        "near-duplicate" in d.reason for s in ctx.trace.stages for d in s.dropped)
+    assert not {"reasoning-tokens.md", "reasoning-tokens-copy.md"} <= set(names)  # one copy at most
+    assert any("near-duplicate" in d.reason for s in ctx.trace.stages for d in s.dropped)
 
 
 def test_every_stage_can_be_switched_off(pipeline: Pipeline) -> None:
