@@ -40,7 +40,7 @@ from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.evidence import EvidenceSource
 from rag.retrieve.features import Evidence, Idf, query_terms
-from rag.retrieve.hop import is_multi_hop, second_hop
+from rag.retrieve.hop import multi_hop_links, openings_first, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
@@ -57,7 +57,12 @@ class Ranked(NamedTuple):
     evidence: dict[str, Evidence]
     qvec: np.ndarray
     idf: Idf
-    multi_hop: bool  # the hop found a bridge or a comparison: prune for two passages
+    linked: list[str]  # passages a multi-hop question reaches by name ([]: not multi-hop)
+
+    @property
+    def multi_hop(self) -> bool:
+        """The hop found a bridge or a comparison: prune for two passages."""
+        return bool(self.linked)
 
 
 class Pipeline:
@@ -216,7 +221,8 @@ class Pipeline:
     def _retrieve(self, question: str, s: Settings, where: dict | None,
                   passages: Sequence[PassageInput] | None) -> Context:
         trace = Trace()
-        ranked, vectors, qvec, idf, multi_hop = self._ranked(question, s, where, passages, trace)
+        ranked, vectors, qvec, idf, linked = self._ranked(question, s, where, passages, trace)
+        multi_hop = bool(linked)
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
         with timed_stage(trace, "sentence scores", len(ranked), trace.stages[0].tokens_in,
                          note="calibrated probability per sentence"):
@@ -225,8 +231,10 @@ class Pipeline:
         if multi_hop and s.hop_budget is not None:
             hop = multi_hop_settings(s)
             next(st for st in trace.stages if st.name == "hop").note += (
-                f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors off")
+                f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors off; "
+                f"opening sentences first in {', '.join(linked)}")
             s = hop
+            ranked = openings_first(ranked, linked)
         pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s))
         with telemetry.span("leanrag.prune") as sp:
             kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
@@ -336,15 +344,15 @@ class Pipeline:
                         for c, sc in zip(candidates, scores, strict=True)]
             ranked = sorted(reranked, key=lambda c: -c.score)
             stage.note = reranker.name
-        multi_hop = False
+        linked: list[str] = []
         if s.hop:
             with timed_stage(trace, "hop", len(ranked), tokens) as stage:
                 hop = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
                 ranked = hop.ranked
-                multi_hop = is_multi_hop(question, ranked, hop.lifts)
+                linked = multi_hop_links(question, ranked, hop.lifts)
                 stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(
                     f"{d.id}: {d.reason}" for d in hop.lifts)
-        return Ranked(ranked, evidence, qvec, idf, multi_hop)
+        return Ranked(ranked, evidence, qvec, idf, linked)
 
     @property
     def vector_cache_bytes(self) -> int:

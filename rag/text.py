@@ -120,6 +120,7 @@ _LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|
                        r"|represented|serves|served)\b)")
 _NICKNAME = re.compile(r"\s+[\"“][^\"”]{1,30}[\"”]\s+")
 _ARTICLE = re.compile(r"^(?:The|A|An)\s+")
+_QUOTED_LEAD = re.compile(r"^\s*[\"“]([^\"”]{1,80}?)[?!,.]?[\"”]")
 _NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",
                              "during", "since", "after", "before", "later", "early", "here", "yes", "also",
                              "in", "on", "at", "there", "this", "these", "it", "he", "she", "they", "we"}
@@ -135,12 +136,21 @@ def lead_subject(text: str) -> str:
     'Scott Derrickson'
     >>> lead_subject("However, the results were mixed.")
     ''
+    >>> lead_subject('"If You Ever Get Lonely" is a song by Love and Theft.')
+    'If You Ever Get Lonely'
+    >>> lead_subject("The Shallows: What the Internet Is Doing to Our Brains is a book by Nicholas Carr.")
+    'Shallows'
     """
     head = text[:200]
+    quoted = _QUOTED_LEAD.match(head)
+    if quoted:  # a work's title in quotes may open with any word: '"If You Ever Get Lonely" is a song'
+        subject = quoted.group(1).strip()
+        return subject if 1 <= len(subject.split()) <= 10 and subject[:1].isupper() else ""
     m = _LEAD_END.search(head)
     if m is None:
         return ""
     subject = _ARTICLE.sub("", _NICKNAME.sub(" ", head[:m.start()]).strip(" \"'“”‘’"))
+    subject = subject.split(": ")[0]  # "The Shallows: What the Internet Is Doing to Our Brains" is The Shallows
     words = subject.split()
     if not 1 <= len(words) <= 8 or not (subject[:1].isupper() or subject[:1].isdigit()):
         return ""

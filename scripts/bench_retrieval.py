@@ -9,6 +9,7 @@ all 100 HotpotQA questions, each over its own 10 paragraphs.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -125,7 +126,13 @@ def main() -> None:
     ap.add_argument("--only", default="scifact,squad,hotpot")
     ap.add_argument("--limit", type=int)
     ap.add_argument("--hotpot-budget", type=int, help="token budget for HotpotQA (default: the settings')")
+    ap.add_argument("--weights", type=Path, help="learned scorers to use instead of rag/retrieve/weights.json")
     args = ap.parse_args()
+    if args.weights:  # the generalisation study: scorers trained with a set left out
+        import rag.retrieve.rerank as rerank
+        from rag.retrieve.features import load_models
+
+        rerank.load_models = functools.partial(load_models, str(args.weights))  # type: ignore[assignment]
     only = set(args.only.split(","))
     if "scifact" in only and args.scifact_store:
         bench_scifact(args.scifact_store, args.limit)

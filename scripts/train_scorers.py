@@ -1,10 +1,12 @@
 """Learn the embedding reranker's and the sentence pruner's logistic weights, on training questions only.
 
-    .venv/bin/python scripts/train_scorers.py --scifact-store DIR --squad-store DIR
+    .venv/bin/python scripts/train_scorers.py --scifact-store DIR --squad-store DIR [--passage-sets squad] [--out F]
 
 Passage model: SciFact ``qrels/train.tsv`` and SQuAD dev questions outside the 300 test questions
 (label: the candidate's document is relevant). Sentence model: those SQuAD questions (label: the
-sentence contains a gold answer). Test questions are never read. Writes rag/retrieve/weights.json.
+sentence contains a gold answer). Test questions are never read. Writes rag/retrieve/weights.json, or
+``--out``; ``--passage-sets`` leaves a set out of the passage model (the generalisation study,
+scripts/study_generalisation.py).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def collect(pipeline: Pipeline, questions):  # noqa: ANN001, ANN201
         cands = first_stage(q.text, qvec, store, lexical, _fusion_config(s))
         if not cands:
             continue
-        ev = pipeline._evidence_stored(cands, store)
+        ev = pipeline._evidence.stored(cands, store, lexical.snapshot().vectors)
         qt = query_terms(q.text, idf)
         x = passage_features(qvec, qt, [c.title for c in cands], [c.text for c in cands], [ev[c.id] for c in cands])
         y = np.array([1 if c.doc_id in q.relevant else 0 for c in cands])
@@ -67,21 +69,24 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, names: tuple[str, ..
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--scifact-store", required=True)
+    ap.add_argument("--scifact-store", help="needed when scifact is one of --passage-sets")
     ap.add_argument("--squad-store", required=True)
-    ap.add_argument("--scifact-n", type=int, default=809)
-    ap.add_argument("--squad-n", type=int, default=800)
+    ap.add_argument("--scifact-n", type=int, default=400)
+    ap.add_argument("--squad-n", type=int, default=1000)
+    ap.add_argument("--passage-sets", default="scifact,squad", help="the sets the passage model learns from")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     args = ap.parse_args()
+    sets = set(args.passage_sets.split(","))
 
     sci_q = beir(DATA / "scifact", "train")[:args.scifact_n]
     squad_train, _ = squad_split(DATA / "squad-v1.1-dev" / "dev-v1.1.json")
     squad_q = random.Random(1).sample(squad_train, args.squad_n)
-    sci = collect(Pipeline(Settings(store_path=args.scifact_store)), sci_q)
+    sci = collect(Pipeline(Settings(store_path=args.scifact_store)), sci_q) if "scifact" in sets else []
     squad = Pipeline(Settings(store_path=args.squad_store))
     sq = collect(squad, squad_q)
 
     xs, ys, ws = [], [], []
-    for rows in (sci, sq):  # each dataset weighs the same in total
+    for rows in [r for name, r in (("scifact", sci), ("squad", sq)) if name in sets]:  # each set weighs the same
         x = np.concatenate([r[5] for r in rows])
         y = np.concatenate([r[6] for r in rows])
         xs.append(x), ys.append(y), ws.append(np.full(len(y), 1.0 / len(y)))
@@ -105,9 +110,10 @@ def main() -> None:
 
     sentence = fit(np.concatenate(sx), np.array(sy), None, SENTENCE_FEATURES)
     out = {"text_processing": text_processing(), "passage": passage, "sentence": sentence,
-           "trained_on": {"scifact_train_queries": len(sci), "squad_nontest_questions": len(sq),
+           "trained_on": {"scifact_train_queries": len(sci) if "scifact" in sets else 0,
+                          "squad_nontest_questions": len(sq), "passage_sets": sorted(sets),
                           "passage_rows": int(len(y)), "sentence_rows": len(sy)}}
-    WEIGHTS_FILE.write_text(json.dumps(out, indent=1) + "\n")
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 
 

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from rag.text import lead_subject, term_tuple
+from rag.text import STOPWORDS, lead_subject, term_tuple
 from rag.types import Candidate
 
 Weight = Callable[[str], float]  # a term's IDF
@@ -95,14 +95,13 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     top passage lifts the ones after it from its new score."""
     name = {c.id: name_of(c) for c in ranked}
     counts = Counter(n.lower() for n in name.values() if n)
-    q = question.lower()
     q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
     held = {a.id: set(term_tuple(a.text)) for a in tops} if idf is not None else {}  # once per anchor
     lifted: list[Lift] = []
     for c in ranked:
         shared = not name[c.id] or counts[name[c.id].lower()] > 1
-        best, why, anchor, share = _named(c, name, q, tops, ranked[0].score, held, q_terms, idf) if not shared \
+        best, why, anchor, share = _named(c, name, question, tops, ranked[0].score, held, q_terms, idf) if not shared \
             else (0.0, "", None, None)
         target = weight * best
         lead = _lead_link(c, tops, held, q_terms, idf) if idf is not None else None
@@ -120,19 +119,19 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     return lifted
 
 
-def _named(c: Candidate, name: dict[str, str], q: str, tops: list[Candidate], best_score: float,
+def _named(c: Candidate, name: dict[str, str], question: str, tops: list[Candidate], best_score: float,
            held: dict[str, set[str]], q_terms: set[str], idf: Weight | None
            ) -> tuple[float, str, str | None, float | None]:
     """The strongest link by name to ``c``: from the question, or from a top passage naming it as written
     or (with ``idf``) holding most of its name's words."""
     names = _names(name[c.id])
     best, why, anchor, share = 0.0, "", None, None
-    if any(_mentions(q, n) for n in names):
+    if any(_mentions(question.lower(), n) for n in names) or _called(question, name[c.id]):
         best, why = best_score, f"the question names {name[c.id]!r}"
     for a in tops:
         if a is c or name[a.id].lower() == name[c.id].lower():
             continue
-        if any(_mentions(a.text.lower(), n) for n in names):
+        if any(_mentions(a.text.lower(), n) for n in names) or _called(a.text, name[c.id]):
             if a.score > best:
                 best, why, anchor, share = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id, None
         elif idf is not None:
@@ -190,7 +189,29 @@ def _entity(title: str) -> bool:
 def _names_entity(text: str, title: str) -> bool:
     """``text`` names ``title`` as written (case-sensitive), so a common phrase does not count."""
     t = title.strip().replace("_", " ")
-    return any(_mentions(text, n) for n in {t, _PAREN.sub("", t)} if len(n) >= 3)
+    return any(_mentions(text, n) for n in {t, _PAREN.sub("", t)} if len(n) >= 3) or _called(text, t)
+
+
+def _called(text: str, name: str) -> bool:
+    """``text`` names the person ``name`` in a short form: the surname after a capitalised given name
+    that begins like the full one, middle names left out ("Tim Kaine", "Nick Park", "Jonny Craig" for
+    Timothy Michael Kaine, Nicholas Wulstan Park, Jonathan Monroe Craig). A lead gives the full name; the
+    passages that mention the person mostly use the short one."""
+    words = _PAREN.sub("", name).split()
+    if not 2 <= len(words) <= 4 or not all(w[:1].isupper() and w.isalpha() for w in words):
+        return False
+    first, last = words[0], words[-1]
+    if len(first) < 3 or len(last) < 3 or first.lower() in STOPWORDS:  # "The Morning Chronicle" is no person
+        return False
+    start = text.find(last)
+    while start >= 0:
+        end = start + len(last)
+        if start >= 2 and text[start - 1] == " " and (end == len(text) or not _wordy(text[end])):
+            given = text[text.rfind(" ", 0, start - 1) + 1:start - 1]
+            if given[:1].isupper() and given[:3].lower() == first[:3].lower():
+                return True
+        start = text.find(last, start + 1)
+    return False
 
 
 def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> bool:
@@ -198,17 +219,46 @@ def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> 
     question names two such entities). A question about one document, or passages that share a topic
     word with another's title, are not multi-hop: in a technical corpus titles are common phrases.
     """
+    return bool(multi_hop_links(question, ranked, lifted))
+
+
+def multi_hop_links(question: str, ranked: list[Candidate], lifted: list[Lift]) -> list[str]:
+    """The passages a multi-hop question reaches by name (see ``is_multi_hop``); [] for any other question.
+    Each bridge, and for a comparison the passages about the entities the question names."""
     by_id = {c.id: c for c in ranked}
     name = {c.id: name_of(c) for c in ranked}
+    links = []
     for d in lifted:
         c, anchor = by_id.get(d.id), by_id.get(d.anchor or "")
         if c is None or anchor is None or not _entity(name[c.id]):
             continue
         if d.share is None and _names_entity(anchor.text, name[c.id]) or (d.share or 0.0) >= SOFT_BRIDGE:
-            return True
+            links += [anchor.id, c.id]
     counts = Counter(n.lower() for n in name.values() if n)
-    named = {_PAREN.sub("", n).lower() for n in name.values()
+    named = {_PAREN.sub("", n).lower(): cid for cid, n in name.items()
              if n and counts[n.lower()] == 1 and _entity(n) and _names_entity(question, n)}
     # one entity under two titles ("X" and "X (copy)") is still one entity
-    return any(a not in b and b not in a for a in named for b in named)
+    links += [cid for a, cid in named.items() if any(a not in b and b not in a for b in named)]
+    return list(dict.fromkeys(links))
 
+
+def openings_first(ranked: list[Candidate], linked: list[str]) -> list[Candidate]:
+    """The candidates again, with the sentences that carry a hop scored as high as their passage's best
+    sentence (new candidates where that changes a score): in each linked passage, its opening sentence
+    (what its subject is: it scores low against a question that never names the subject, "Timothy Michael
+    Kaine (born 1958) is ... Senator from Virginia") and any sentence naming another linked passage's
+    subject (the link itself: "Park ... won four with Creature Comforts")."""
+    ids = set(linked)
+    names = {c.id: name_of(c) for c in ranked if c.id in ids}
+    out = []
+    for c in ranked:
+        scores = c.sentence_scores
+        if c.id in ids and len(scores) > 1:
+            others = [n for cid, n in names.items() if cid != c.id and n]
+            top = max(scores)
+            raised = [top if i == 0 or any(_names_entity(c.text[s:e], n) for n in others) else sc
+                      for i, ((s, e), sc) in enumerate(zip(c.sentences, scores, strict=False))]
+            if raised != scores:
+                c = replace(c, sentence_scores=raised)
+        out.append(c)
+    return out

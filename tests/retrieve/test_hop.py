@@ -139,3 +139,43 @@ def test_a_lead_link_lifts_the_passage_whose_opening_the_top_passage_echoes() ->
     assert "opening sentence" in lift.reason and lift.anchor == "s"
     assert [c.id for c in hop.ranked] == ["s", "d", "o"]
     assert not is_multi_hop(q, ranked, [lift])
+
+
+def test_a_person_is_linked_by_the_short_form_of_the_name_a_lead_gives_in_full() -> None:
+    from rag.retrieve.hop import _called, is_multi_hop
+
+    assert _called("the running mate Tim Kaine, released", "Timothy Michael Kaine")
+    assert _called("created by Nick Park of Aardman", "Nicholas Wulstan Park")
+    assert not _called("The Chronicle of Philanthropy", "The Morning Chronicle")  # no person: an article
+    assert not _called("Paul Doherty sang", "Peter Doherty") and not _called("a Kaine", "Timothy Kaine")
+    book = Candidate("b", "Stronger Together is a 2016 book by Hillary Clinton and her running mate Tim Kaine.",
+                     score=0.8)
+    senator = Candidate("s", "Timothy Michael Kaine (born 1958) is the junior United States Senator from "
+                             "Virginia. A Democrat, he was elected in 2012.", score=0.05)
+    noise = Candidate("n", "A running mate runs on a joint ticket.", score=0.1)
+    q = "Stronger Together was used for the campaign of a Senator from what state?"
+    hop = second_hop(q, [book, noise, senator])
+    assert [c.id for c in hop.ranked] == ["b", "s", "n"] and "names 'Timothy Michael Kaine'" in hop.lifts[0].reason
+    assert is_multi_hop(q, hop.ranked, hop.lifts)
+
+
+def test_the_sentences_that_carry_a_hop_come_first() -> None:
+    """Multi-hop: in the linked passages, the opening sentence (who the subject is) and a sentence naming
+    the other linked passage score as high as the passage's best sentence; other passages are untouched."""
+    from rag.retrieve.hop import multi_hop_links, openings_first
+
+    film = Candidate("f", "Plan 9 is a 1957 film. Its director was Ed Wood.", score=0.9,
+                     sentences=[(0, 22), (23, 48)], sentence_scores=[0.6, 0.1])
+    person = Candidate("p", "Ed Wood (born 1924) was a filmmaker. He grew up in Poughkeepsie. He liked angora.",
+                       score=0.1, sentences=[(0, 36), (37, 63), (64, 81)], sentence_scores=[0.02, 0.3, 0.01])
+    noise = Candidate("n", "Quokkas are small. They smile.", score=0.2, sentences=[(0, 17), (18, 30)],
+                      sentence_scores=[0.01, 0.05])
+    q = "Where did the director of Plan 9 grow up?"
+    hop = second_hop(q, [film, noise, person])
+    linked = multi_hop_links(q, hop.ranked, hop.lifts)
+    assert set(linked) == {"f", "p"}
+    out = {c.id: c.sentence_scores for c in openings_first(hop.ranked, linked)}
+    assert out["p"] == [0.3, 0.3, 0.01]   # the opening says who Ed Wood is
+    assert out["f"] == [0.6, 0.6]         # the sentence naming Ed Wood is the link
+    assert out["n"] == [0.01, 0.05] and person.sentence_scores == [0.02, 0.3, 0.01]  # inputs untouched
+    assert multi_hop_links("What do quokkas eat?", [noise], []) == []
