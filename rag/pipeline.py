@@ -345,7 +345,11 @@ class Pipeline:
             ranked = sorted(reranked, key=lambda c: -c.score)
             stage.note = reranker.name
         linked: list[str] = []
-        if s.hop:
+        if s.hop and s.reranker == "none":
+            with timed_stage(trace, "hop", len(ranked), tokens, note="skipped: reranker=none leaves the scores "
+                             "uncalibrated, and the hop's lifts are measured in calibrated scores"):
+                pass
+        elif s.hop:
             with timed_stage(trace, "hop", len(ranked), tokens) as stage:
                 hop = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
                 ranked = hop.ranked
