@@ -7,6 +7,10 @@ article (a Chroma ``where`` filter on doc_id: unanswerable). Prints the best cal
 spread for both, then for each threshold the share of unanswerable questions that abstain and of
 answerable ones wrongly refused; the threshold is chosen on non-test questions (at most 1% refused) and
 reported on the 300 test questions.
+signals: which signal could abstain, measured where it must not: SQuAD non-test questions with and
+without their article, and answerable questions of the other sets (HotpotQA over its own paragraphs,
+SciFact test claims over the whole corpus, with --scifact-store): the best kept passage's score (what
+``abstain_below`` reads) against the best sentence score of the pool.
 noise: caller-supplied passages, the gold paragraph among 9 paragraphs of other articles (random) or
 of its own article (hard): gold answer kept, and the share of distractor passages kept.
 """
@@ -19,11 +23,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag import Pipeline, Settings
-from rag.evaluate.datasets import Question, squad_split
+from rag.evaluate.datasets import Question, beir, hotpotqa, squad_split
 from rag.evaluate.metrics import answer_kept, median, percentile
 
 ROOT = Path(__file__).resolve().parents[1]
-SQUAD = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.json"
+DATA = ROOT.parent / "shared" / "data"
+SQUAD = DATA / "squad-v1.1-dev" / "dev-v1.1.json"
+SIGNALS = {"best passage": lambda ctx: max((x.score for x in ctx.passages), default=0.0),
+           "best sentence": lambda ctx: max((max(c.sentence_scores, default=0.0) for c in ctx.pool), default=0.0)}
 
 
 def paragraphs() -> dict[str, str]:
@@ -68,6 +75,26 @@ def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_a
         print(f"{t:9.3f}  {ab:8.1f}  {ref:8.1f}" + ("   <- chosen on train (<= 1% refused)" if t == chosen else ""))
 
 
+def bench_signals(p: Pipeline, train: list[Question], by_article: dict, scifact_store: str | None) -> None:
+    """Each signal's abstain/refuse rates at a few thresholds: SQuAD (with and without the article), then
+    refusals alone on the answerable questions of HotpotQA and SciFact."""
+    sets: dict[str, list] = {"squad answerable": [], "squad article left out": []}
+    for q in train:
+        gold = article(next(iter(q.relevant)))
+        sets["squad answerable"].append(p.retrieve(q.text))
+        sets["squad article left out"].append(p.retrieve(q.text, where={"doc_id": {"$nin": by_article[gold]}}))
+    hot = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")
+    sets["hotpotqa answerable"] = [p.retrieve(q.text, passages=q.passages) for q in hot]
+    if scifact_store:
+        sci = Pipeline(Settings(store_path=scifact_store))
+        sets["scifact answerable"] = [sci.retrieve(q.text) for q in beir(DATA / "scifact", "test")]
+    print("share of questions under the threshold (abstaining; for answerable sets, wrongly refused)")
+    for name, signal in SIGNALS.items():
+        for t in (0.05, 0.1, 0.15, 0.2):
+            cells = [f"{k} {100 * sum(signal(c) < t for c in v) / len(v):.1f}%" for k, v in sets.items()]
+            print(f"{name} < {t}: " + ", ".join(cells))
+
+
 def bench_noise(p: Pipeline, test: list[Question], paras: dict[str, str]) -> None:
     rng = random.Random(11)
     ids = sorted(paras)
@@ -96,7 +123,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--squad-store", required=True)
     ap.add_argument("--n", type=int, default=300)
-    ap.add_argument("--only", default="abstain,noise")
+    ap.add_argument("--only", default="abstain,noise", help="abstain, noise, signals")
+    ap.add_argument("--scifact-store", help="for signals: SciFact's answerable claims")
     args = ap.parse_args()
     train, test = squad_split(SQUAD)
     train = random.Random(5).sample(train, args.n)
@@ -108,6 +136,8 @@ def main() -> None:
     p = Pipeline(Settings(store_path=args.squad_store))
     if "abstain" in args.only:
         bench_abstain(p, train, test, by_article)
+    if "signals" in args.only:
+        bench_signals(p, train, by_article, args.scifact_store)
     if "noise" in args.only:
         bench_noise(p, test, paras)
 
