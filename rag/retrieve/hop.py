@@ -146,11 +146,12 @@ def _lead_link(c: Candidate, tops: list[Candidate], held: dict[str, set[str]], q
                idf: Weight) -> tuple[float, str, float] | None:
     """The best lift of ``c`` by its opening sentence: (new score, anchor id, share of the opening held)."""
     best = None
-    words = set(term_tuple(_opening(c)))  # once, whatever the number of anchors
+    weights = {w: idf(w) for w in set(term_tuple(_opening(c)))}  # once, whatever the number of anchors
+    total = sum(weights.values())
     for a in tops:
         if a is c or (c.title and a.title == c.title):
             continue  # sections of one article share their words, not a bridge
-        part = _share_words(words, held[a.id], q_terms, idf)
+        part = sum(v for w, v in weights.items() if w in held[a.id] and w not in q_terms) / total if total else 0.0
         lifted = c.score + LEAD_LIFT * a.score * part
         if best is None or lifted > best[0]:
             best = (lifted, a.id, part)
