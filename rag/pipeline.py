@@ -57,12 +57,7 @@ class Ranked(NamedTuple):
     evidence: dict[str, Evidence]
     qvec: np.ndarray
     idf: Idf
-    linked: list[str]  # passages a multi-hop question reaches by name ([]: not multi-hop)
-
-    @property
-    def multi_hop(self) -> bool:
-        """The hop found a bridge or a comparison: prune for two passages."""
-        return bool(self.linked)
+    linked: list[str]  # passages a multi-hop question reaches by name ([]: not multi-hop; else prune for two)
 
 
 class Pipeline:
@@ -222,13 +217,12 @@ class Pipeline:
                   passages: Sequence[PassageInput] | None) -> Context:
         trace = Trace()
         ranked, vectors, qvec, idf, linked = self._ranked(question, s, where, passages, trace)
-        multi_hop = bool(linked)
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
         with timed_stage(trace, "sentence scores", len(ranked), trace.stages[0].tokens_in,
                          note="calibrated probability per sentence"):
             ranked = score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
         count = self._counter(s)
-        if multi_hop and s.hop_budget is not None:
+        if linked and s.hop_budget is not None:
             hop = multi_hop_settings(s)
             next(st for st in trace.stages if st.name == "hop").note += (
                 f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors off; "

@@ -57,7 +57,7 @@ def _cached(folder: Path | None, name: str, make):  # noqa: ANN001, ANN202
 def measure(rows: list, s: Settings, kept) -> tuple[float, float]:  # noqa: ANN001
     hits, toks = [], []
     for q, r, _ in rows:
-        si = multi_hop_settings(s) if r.multi_hop and s.hop_budget is not None else s
+        si = multi_hop_settings(s) if r.linked and s.hop_budget is not None else s
         passages, _ = Pruner(_prune_config(si), count_tokens, cover_terms(q.text, r.idf, si)).run(
             r.candidates, {cid: ev.vector for cid, ev in r.evidence.items()})
         text = "\n\n".join(x.text for x in passages)

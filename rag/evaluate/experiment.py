@@ -76,7 +76,6 @@ if TYPE_CHECKING:
     from rag.index.store import Store
 
 
-
 class ExperimentPipeline(Protocol):
     """What an experiment asks of a pipeline (``rag.pipeline.Pipeline`` is one; tests pass their own)."""
 
@@ -301,8 +300,7 @@ def run_experiment(spec: Spec, out: Path, *, pipeline_factory: Callable[[Setting
 
 
 def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], ExperimentPipeline] | None,
-         base: Path,
-         progress: bool, answer: bool, stores: Path | None) -> Path:
+         base: Path, progress: bool, answer: bool, stores: Path | None) -> Path:
     from rag.pipeline import Pipeline
 
     questions = load_questions(spec.dataset, base)

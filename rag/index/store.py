@@ -99,8 +99,7 @@ class Store:
         self.config = config
         self._served: Any = None  # the serve lock, while this process serves the store
         self._leases: Any = None  # the Chroma server's lease collection, once a write section needed it
-        self.location = (f"{config.host}:{config.port}" if config.host
-                      else str(config.path))
+        self.location = f"{config.host}:{config.port}" if config.host else str(config.path)
         self.client = _client(config)
         want = {f"{META_PREFIX}embedding_model": model, f"{META_PREFIX}dimension": dimension}
         names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}

@@ -108,8 +108,7 @@ class EvidenceSource:
                 old = self._cache.pop(key, None)
                 self._bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
                 self._cache[key] = ev
-            while self._cache and (len(self._cache) > self._max_items
-                                      or self._bytes > most):
+            while self._cache and (len(self._cache) > self._max_items or self._bytes > most):
                 _, gone = self._cache.popitem(last=False)
                 self._bytes -= _nbytes(gone)
 

@@ -95,14 +95,15 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     top passage lifts the ones after it from its new score."""
     name = {c.id: name_of(c) for c in ranked}
     counts = Counter(n.lower() for n in name.values() if n)
+    q = question.lower()
     q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
     held = {a.id: set(term_tuple(a.text)) for a in tops} if idf is not None else {}  # once per anchor
     lifted: list[Lift] = []
     for c in ranked:
         shared = not name[c.id] or counts[name[c.id].lower()] > 1
-        best, why, anchor, share = _named(c, name, question, tops, ranked[0].score, held, q_terms, idf) if not shared \
-            else (0.0, "", None, None)
+        best, why, anchor, share = (_named(c, name, (question, q), tops, ranked[0].score, held, q_terms, idf)
+                                    if not shared else (0.0, "", None, None))
         target = weight * best
         lead = _lead_link(c, tops, held, q_terms, idf) if idf is not None else None
         if lead is not None and lead[0] > max(target, c.score):
@@ -119,14 +120,14 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     return lifted
 
 
-def _named(c: Candidate, name: dict[str, str], question: str, tops: list[Candidate], best_score: float,
-           held: dict[str, set[str]], q_terms: set[str], idf: Weight | None
+def _named(c: Candidate, name: dict[str, str], question: tuple[str, str], tops: list[Candidate],
+           best_score: float, held: dict[str, set[str]], q_terms: set[str], idf: Weight | None
            ) -> tuple[float, str, str | None, float | None]:
     """The strongest link by name to ``c``: from the question, or from a top passage naming it as written
-    or (with ``idf``) holding most of its name's words."""
+    or (with ``idf``) holding most of its name's words. ``question``: as written and lower-cased."""
     names = _names(name[c.id])
     best, why, anchor, share = 0.0, "", None, None
-    if any(_mentions(question.lower(), n) for n in names) or _called(question, name[c.id]):
+    if any(_mentions(question[1], n) for n in names) or _called(question[0], name[c.id]):
         best, why = best_score, f"the question names {name[c.id]!r}"
     for a in tops:
         if a is c or name[a.id].lower() == name[c.id].lower():
@@ -146,12 +147,11 @@ def _lead_link(c: Candidate, tops: list[Candidate], held: dict[str, set[str]], q
                idf: Weight) -> tuple[float, str, float] | None:
     """The best lift of ``c`` by its opening sentence: (new score, anchor id, share of the opening held)."""
     best = None
-    weights = {w: idf(w) for w in set(term_tuple(_opening(c)))}  # once, whatever the number of anchors
-    total = sum(weights.values())
+    weights = _weights(term_tuple(_opening(c)), idf)  # once, whatever the number of anchors
     for a in tops:
         if a is c or (c.title and a.title == c.title):
             continue  # sections of one article share their words, not a bridge
-        part = sum(v for w, v in weights.items() if w in held[a.id] and w not in q_terms) / total if total else 0.0
+        part = _share_weights(weights, held[a.id], q_terms)
         lifted = c.score + LEAD_LIFT * a.score * part
         if best is None or lifted > best[0]:
             best = (lifted, a.id, part)
@@ -169,16 +169,21 @@ def _opening(c: Candidate) -> str:
 
 def _share(name: str, held: set[str], q_terms: set[str], idf: Weight) -> float:
     """The IDF-weighted share of ``name``'s words among the terms ``held`` by a passage."""
-    return _share_words(set(term_tuple(_PAREN.sub("", name))), held, q_terms, idf)
+    return _share_weights(_weights(term_tuple(_PAREN.sub("", name)), idf), held, q_terms)
 
 
-def _share_words(words: set[str], held: set[str], q_terms: set[str], idf: Weight) -> float:
-    """The IDF-weighted share of ``words`` among the terms ``held`` by a passage; words the question uses
-    count as not found, since they tie every passage to the question, not one passage to another."""
-    total = sum(idf(w) for w in words)
+def _weights(words: tuple[str, ...], idf: Weight) -> dict[str, float]:
+    """Each distinct word's IDF."""
+    return {w: idf(w) for w in set(words)}
+
+
+def _share_weights(weights: dict[str, float], held: set[str], q_terms: set[str]) -> float:
+    """The IDF-weighted share of the ``weights``' words among the terms ``held`` by a passage; words the
+    question uses count as not found, since they tie every passage to the question, not one to another."""
+    total = sum(weights.values())
     if not total:
         return 0.0
-    return sum(idf(w) for w in words if w in held and w not in q_terms) / total
+    return sum(v for w, v in weights.items() if w in held and w not in q_terms) / total
 
 
 def _entity(title: str) -> bool:
