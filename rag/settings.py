@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # --- candidates (first stage) ------------------------------------------------------
     vector_mirror_mb: float = Field(1024.0, ge=0, description="hold the store's chunk and sentence vectors in "
                                     "memory (exact search, no Chroma round trips) when they fit in this many MB "
-                                    "(~77 MB per 10k chunks); 0: always query Chroma")
+                                    "(~115 MB per 10k chunks); 0: always query Chroma")
     evidence_cache: int = Field(4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")
     evidence_cache_mb: float = Field(64.0, ge=0, description="... and at most this many MB of them (a caller's "
                                                              "long passage holds many sentence vectors)")

@@ -29,10 +29,10 @@ from rag.retrieve.features import (
     WEIGHTS_FILE,
     Logistic,
     QuestionView,
+    ScoredPassage,
     passage_features,
     query_terms,
     sentence_features,
-    sentence_lexical,
 )
 from rag.text import text_processing
 
@@ -99,14 +99,12 @@ def main() -> None:
     for q, cands, ev, qvec, _qt, x, _ in sq:
         p = pmodel(x)
         qv = QuestionView.of(q.text, qvec, idf)
-        sims = [float((ev[c.id].sentence_vectors @ qvec).max()) for c in cands if ev[c.id].spans]
-        lex = [max(sentence_lexical(qv, c.text, ev[c.id].spans), default=0.0) for c in cands]
-        best = (max(sims, default=0.0), max(lex, default=0.0))
+        rows = sentence_features(qv, [ScoredPassage(c.title, c.text, ev[c.id], float(p[i]))
+                                      for i, c in enumerate(cands)])
         for i in np.argsort(-p)[:20]:
             c = cands[i]
-            e = ev[c.id]
-            sx.append(sentence_features(qv, c.title, c.text, e, float(p[i]), best))
-            sy += [1 if any(a in c.text[s:t] for a in q.answers) else 0 for s, t in e.spans]
+            sx.append(rows[i])
+            sy += [1 if any(a in c.text[s:t] for a in q.answers) else 0 for s, t in ev[c.id].spans]
 
     sentence = fit(np.concatenate(sx), np.array(sy), None, SENTENCE_FEATURES)
     out = {"text_processing": text_processing(), "passage": passage, "sentence": sentence,

@@ -169,7 +169,7 @@ class Store:
         vectors too (one pass over each collection)."""
         n, m = self.count(), self.sentences.count()
         dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
-        if (n + m) * dim * 4 > max_bytes:
+        if (n + m) * dim * 6 > max_bytes:  # float32 rows and their float16 copy (see mirror.py)
             return self.all_chunks(), None
         rows: list[tuple[StoredChunk, np.ndarray]] = []
         for got in self._pages(["metadatas", "documents", "embeddings"]):

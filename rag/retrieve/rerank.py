@@ -21,11 +21,11 @@ from rag.retrieve.features import (
     Evidence,
     Idf,
     QuestionView,
+    ScoredPassage,
     load_models,
     passage_features,
     query_terms,
     sentence_features,
-    sentence_lexical,
 )
 from rag.types import Candidate, Trace
 
@@ -131,12 +131,9 @@ def score_sentences(question: str, candidates: list[Candidate], evidence: dict[s
     """The candidates again, new ones with ``sentence_scores``: the calibrated probability that a sentence
     answers the question."""
     q = QuestionView.of(question, qvec, idf)
-    sims = [float((evidence[c.id].sentence_vectors @ qvec).max()) for c in candidates if evidence[c.id].spans]
-    lex = [max(sentence_lexical(q, c.text, evidence[c.id].spans), default=0.0) for c in candidates]
-    best = (max(sims, default=0.0), max(lex, default=0.0))
+    rows = sentence_features(q, [ScoredPassage(c.title, c.text, evidence[c.id], c.score) for c in candidates])
     model = load_models()["sentence"]
-    return [replace(c, sentence_scores=[float(v) for v in model(
-        sentence_features(q, c.title, c.text, evidence[c.id], c.score, best))]) for c in candidates]
+    return [replace(c, sentence_scores=model(x).tolist()) for c, x in zip(candidates, rows, strict=True)]
 
 
 def make_reranker(name: str, *, cross_encoder_model: str, device: str = "cpu") -> tuple[Reranker, str | None]:

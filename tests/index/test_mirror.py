@@ -61,3 +61,23 @@ def test_an_empty_store_is_mirrored_and_searched(tmp_path, embedder) -> None:
     snap = p._lexical(p.settings).snapshot()
     assert snap.vectors is not None and len(snap.vectors.ids) == 0
     assert p.search("anything", k=5) == [] and p.retrieve("anything").passages == []
+
+
+def test_the_float16_shortlist_finds_the_exact_float32_top_k() -> None:
+    from rag.index.mirror import VectorMirror
+
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(size=(3000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = tuple(f"c{i}" for i in range(len(vectors)))
+    mirror = VectorMirror.build(ids, vectors, list(ids), [0] * len(ids), [(0, 1)] * len(ids), vectors)
+    for _ in range(20):
+        q = rng.normal(size=64).astype(np.float32)
+        q /= np.linalg.norm(q)
+        exact = vectors @ q
+        want = np.argsort(-exact, kind="stable")[:30]
+        got = mirror.nearest(q, 30)
+        assert [r for r, _ in got] == want.tolist()
+        assert np.allclose([s for _, s in got], exact[want], atol=1e-6)
+        assert [r for r, _ in mirror.nearest_sentences(q, 30)] == want.tolist()
+    assert mirror.half.dtype == np.float16 and mirror.nearest(q, 0) == []

@@ -206,3 +206,20 @@ def test_a_question_about_two_names_keeps_evidence_on_both() -> None:
     assert "Doherty" not in kept(Settings(cover_names=False))
     both = kept(Settings())
     assert "Jonny Craig" in both and "Pete Doherty" in both and "flour" not in both
+
+
+def test_the_budget_holds_when_joins_cost_more_than_the_sentence_sums_suggest() -> None:
+    # A counter whose passage joins cost 10 tokens each: the cheap estimate (the sum of the sentences'
+    # counts) admits the second passage, and the exact re-check must take it back out.
+    def join_heavy(text: str) -> int:
+        return words(text) + 10 * text.count("\n\n")
+
+    cands = [cand("a", 0.9, "Alpha beta gamma delta."), cand("b", 0.8, "Epsilon zeta eta theta.")]
+    cfg = PruneConfig(**{**OFF, "token_budget": 12})
+    pruner = Pruner(cfg, join_heavy)
+    passages, trace = pruner.run(cands)
+    assert [p.id for p in passages] == ["a"]
+    assert join_heavy("\n\n".join(p.text for p in passages)) <= 12
+    assert "token ceiling 12" in pruner.stop_reason
+    # with an additive counter both fit, so the re-check is what removed "b"
+    assert [p.id for p in Pruner(cfg, words).run(cands)[0]] == ["a", "b"]
