@@ -42,6 +42,7 @@ class Idf:
 
     def __init__(self, df: dict[str, int], n: int) -> None:
         self.df, self.n = df, max(n, 1)
+        self._known: dict[str, float] = {}  # the hop asks for the same words candidate after candidate
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> Idf:
@@ -52,8 +53,11 @@ class Idf:
         return cls(df, len(texts))
 
     def __call__(self, term: str) -> float:
-        d = self.df.get(term, 0)
-        return math.log(1.0 + (self.n - d + 0.5) / (d + 0.5))
+        v = self._known.get(term)
+        if v is None:
+            d = self.df.get(term, 0)
+            v = self._known[term] = math.log(1.0 + (self.n - d + 0.5) / (d + 0.5))
+        return v
 
 
 def coverage(q_terms: dict[str, float], text_terms: Set[str]) -> float:

@@ -132,8 +132,12 @@ def score_sentences(question: str, candidates: list[Candidate], evidence: dict[s
     answers the question."""
     q = QuestionView.of(question, qvec, idf)
     rows = sentence_features(q, [ScoredPassage(c.title, c.text, evidence[c.id], c.score) for c in candidates])
-    model = load_models()["sentence"]
-    return [replace(c, sentence_scores=model(x).tolist()) for c, x in zip(candidates, rows, strict=True)]
+    scores = load_models()["sentence"](np.concatenate(rows)).tolist()  # one call for the whole pool
+    out, at = [], 0
+    for c, x in zip(candidates, rows, strict=True):
+        out.append(replace(c, sentence_scores=scores[at:at + len(x)]))
+        at += len(x)
+    return out
 
 
 def make_reranker(name: str, *, cross_encoder_model: str, device: str = "cpu") -> tuple[Reranker, str | None]:
