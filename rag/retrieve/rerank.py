@@ -130,6 +130,8 @@ def score_sentences(question: str, candidates: list[Candidate], evidence: dict[s
                     qvec: np.ndarray, idf: Idf) -> list[Candidate]:
     """The candidates again, new ones with ``sentence_scores``: the calibrated probability that a sentence
     answers the question."""
+    if not candidates:
+        return []
     q = QuestionView.of(question, qvec, idf)
     rows = sentence_features(q, [ScoredPassage(c.title, c.text, evidence[c.id], c.score) for c in candidates])
     scores = load_models()["sentence"](np.concatenate(rows)).tolist()  # one call for the whole pool
