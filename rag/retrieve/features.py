@@ -42,7 +42,6 @@ class Idf:
 
     def __init__(self, df: dict[str, int], n: int) -> None:
         self.df, self.n = df, max(n, 1)
-        self._known: dict[str, float] = {}  # the hop asks for the same words candidate after candidate
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> Idf:
@@ -53,11 +52,8 @@ class Idf:
         return cls(df, len(texts))
 
     def __call__(self, term: str) -> float:
-        v = self._known.get(term)
-        if v is None:
-            d = self.df.get(term, 0)
-            v = self._known[term] = math.log(1.0 + (self.n - d + 0.5) / (d + 0.5))
-        return v
+        d = self.df.get(term, 0)
+        return math.log(1.0 + (self.n - d + 0.5) / (d + 0.5))
 
 
 def coverage(q_terms: dict[str, float], text_terms: Set[str]) -> float:

@@ -71,6 +71,13 @@ class Selection:
     def text(self) -> str:
         return " ".join(self.cand.text[s:e] for s, e in self.runs())
 
+    def sentence_texts(self) -> list[str]:
+        """Each kept sentence's text (the whole text for a candidate without sentences)."""
+        c = self.cand
+        if not c.sentences:
+            return [c.text] if self.keep else []
+        return [c.text[s:e] for s, e in (c.sentences[i] for i in self.keep)]
+
 
 class Pruner:
     def __init__(self, config: PruneConfig, count: Count, question_terms: dict[str, float] | None = None) -> None:
@@ -102,8 +109,7 @@ class Pruner:
         by a token or two at the join (SciFact: -2..+2, 97% of joins by none), so the sum of the kept
         sentences' own counts, cached across questions, decides unless it lies within two tokens per join
         of the budget; only then is the joined context counted. ``budget`` re-checks its result exactly."""
-        parts = [c.text[s:e] for it in items if it.keep for c in (it.cand,)
-                 for s, e in ([c.sentences[i] for i in it.keep] if c.sentences else [(0, len(c.text))])]
+        parts = [t for it in items for t in it.sentence_texts()]
         estimate, slack = sum(self.count(t) for t in parts), 2 * max(len(parts) - 1, 0)
         if estimate + slack <= budget:
             return True
@@ -203,10 +209,10 @@ class Pruner:
         dropped: list[Drop] = []
         for i, it in enumerate(items):
             # the first kept item that is a near-duplicate by vector or the same text
-            close = np.flatnonzero(sims[i, kept] >= tau) if has[i] and kept else np.zeros(0, dtype=int)
+            close = np.flatnonzero(sims[i, kept] >= tau)  # a row without a vector is -inf throughout
             place = min(int(close[0]) if len(close) else len(kept), by_text.get(it.cand.text.strip(), len(kept)))
             if place == len(kept):
-                by_text.setdefault(it.cand.text.strip(), len(kept))
+                by_text[it.cand.text.strip()] = len(kept)
                 kept.append(i)
                 continue
             j = kept[place]
