@@ -45,7 +45,7 @@ from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
-from rag.text import STEMMED, embed_text, named_terms, text_processing
+from rag.text import STEMMED, embed_text, is_question, named_terms, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
@@ -283,7 +283,7 @@ class Pipeline:
                            "total_ms": round((time.perf_counter() - t0) * 1000, 2)}
             return ans
 
-        why = _nothing_to_read(ctx, s)
+        why = nothing_to_read(ctx, s)
         if why:  # no model call is paid for a context that cannot hold the answer
             ctx.trace.warnings.append(f"{why}: the model was not called")
             ctx.trace.abstained = True
@@ -446,14 +446,22 @@ def check_filter(where: dict) -> None:
         raise InputError(f"filters: {e}") from None
 
 
-def _nothing_to_read(ctx: Context, s: Settings) -> str:
+def nothing_to_read(ctx: Context, s: Settings) -> str:
     """Why the context is not worth a model call ("" when it is)."""
     if not ctx.passages:  # only with allow_empty
         return "the context is empty"
+    if s.abstain_below is None:
+        return ""
     best = max(p.score for p in ctx.passages)
-    if s.abstain_below is not None and best < s.abstain_below:
+    if best < s.abstain_below:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
                 "set abstain_below=None to call the model anyway)")
+    # The sentence model learned what answers to questions look like: only a question's lack of one counts.
+    scores = [score for p in ctx.passages for *_, score in p.sentences]
+    if s.abstain_sentence_below is not None and scores and is_question(ctx.question) \
+            and max(scores) < s.abstain_sentence_below:
+        return (f"no sentence answers the question (best answer probability {max(scores):.3f} < "
+                f"abstain_sentence_below {s.abstain_sentence_below}; set abstain_below=None to call the model anyway)")
     return ""
 
 

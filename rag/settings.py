@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     abstain_below: float | None = Field(
         0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
                                       "calibrated score reaches this; None: always call the model")
+    abstain_sentence_below: float | None = Field(
+        0.06, ge=0, le=1, description="for queries phrased as questions, also abstain when no kept sentence's "
+                                       "answer probability reaches this (claims and keyword queries are judged "
+                                       "by abstain_below alone); None: off. abstain_below=None turns both off")
 
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
@@ -178,8 +182,8 @@ class Settings(BaseSettings):
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
             "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_cover",
-            "cover_names", "abstain_below", "answerer", "reasoning_effort", "temperature", "max_completion_tokens",
-            "extractive_sentences"],
+            "cover_names", "abstain_below", "abstain_sentence_below", "answerer", "reasoning_effort", "temperature",
+            "max_completion_tokens", "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(
         default_factory=lambda: {"candidate_depth": 200.0, "llm_rerank_depth": 50.0, "token_budget": 8000.0,

@@ -108,6 +108,21 @@ def named_terms(question: str) -> list[str]:
     return list(dict.fromkeys(t for w in named for t in terms(w)))
 
 
+# A question opens with a question word, maybe after a preposition ("In what year ..."), or ends with "?".
+_QUESTION_START = re.compile(r"^\W*(?:(?:in|on|at|by|for|from|to|of|during|since|after|before|with|under)\s+)?"
+                             r"(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can"
+                             r"|could|should|would|will|has|have|had)\b", re.I)
+
+
+def is_question(query: str) -> bool:
+    """Whether a query is phrased as a question (claims and keyword queries are not).
+
+    >>> is_question("In what year was Patti Page born"), is_question("Vitamin D lowers fracture risk.")
+    (True, False)
+    """
+    return query.rstrip().endswith("?") or bool(_QUESTION_START.match(query))
+
+
 @lru_cache(maxsize=100_000)
 def term_tuple(text: str) -> tuple[str, ...]:
     """``terms`` memoised: the same passages and sentences come back question after question."""
@@ -121,6 +136,10 @@ _LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|
 _NICKNAME = re.compile(r"\s+[\"“][^\"”]{1,30}[\"”]\s+")
 _ARTICLE = re.compile(r"^(?:The|A|An)\s+")
 _QUOTED_LEAD = re.compile(r"^\s*[\"“]([^\"”]{1,80}?)[?!,.]?[\"”]")
+# An opening clause of time or place before the subject, and a work's subtitle after its title.
+_LEAD_CLAUSE = re.compile(r"^\s*(?:During|In|On|At|After|Before|Since|From|By|Following|Until)\s[^,.;]{2,40},\s+"
+                          r"(?=[\"“A-Z0-9])")
+_SUBTITLE = re.compile(r"(?<=[?!:])\s+")
 _NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",
                              "during", "since", "after", "before", "later", "early", "here", "yes", "also",
                              "in", "on", "at", "there", "this", "these", "it", "he", "she", "they", "we"}
@@ -140,6 +159,10 @@ def lead_subject(text: str) -> str:
     'If You Ever Get Lonely'
     >>> lead_subject("The Shallows: What the Internet Is Doing to Our Brains is a book by Nicholas Carr.")
     'Shallows'
+    >>> lead_subject("During World War II, Operation Cold Comfort was a failed raid.")
+    'Operation Cold Comfort'
+    >>> lead_subject('"Is Google Making Us Stupid? What the Internet is doing" is an article by Nicholas Carr.')
+    'Is Google Making Us Stupid?'
     """
     return _lead_subject(text[:200])
 
@@ -148,9 +171,10 @@ def lead_subject(text: str) -> str:
 def _lead_subject(head: str) -> str:
     """``lead_subject`` of a passage's first 200 characters, memoised: the hop reads each candidate's name
     in three places, and the same passages come back question after question."""
+    head = _LEAD_CLAUSE.sub("", head)  # "During World War II, Operation Cold Comfort was ..."
     quoted = _QUOTED_LEAD.match(head)
     if quoted:  # a work's title in quotes may open with any word: '"If You Ever Get Lonely" is a song'
-        subject = quoted.group(1).strip()
+        subject = _SUBTITLE.split(quoted.group(1).strip())[0]  # '"Is Google Making Us Stupid? What ..."'
         return subject if 1 <= len(subject.split()) <= 10 and subject[:1].isupper() else ""
     m = _LEAD_END.search(head)
     if m is None:
@@ -161,6 +185,27 @@ def _lead_subject(head: str) -> str:
     if not 1 <= len(words) <= 8 or not (subject[:1].isupper() or subject[:1].isdigit()):
         return ""
     return "" if words[0].lower() in _NOT_SUBJECTS or len(subject) < 3 else subject
+
+
+# "Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was ...": the name the
+# other passages use.
+_ALIAS = re.compile(r"\b(?:better |also |professionally |popularly )?known (?:professionally )?(?:as|by (?:his|her|"
+                    r"their|its|the) (?:stage |professional |pen |ring )?name)\s+[\"“]?([A-Z][\w'’.&-]*"
+                    r"(?:\s+(?:of |the |de |van |von )?[A-Z][\w'’.&-]*){0,4})")
+
+
+def lead_aliases(text: str) -> list[str]:
+    """Other names the opening sentence gives its subject ("known as ...", "known by her stage name ...").
+
+    >>> lead_aliases("Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was a singer.")
+    ['Patti Page']
+    """
+    return list(_lead_aliases(text[:300]))
+
+
+@lru_cache(maxsize=50_000)
+def _lead_aliases(head: str) -> tuple[str, ...]:
+    return tuple(m.group(1).rstrip(".") for m in _ALIAS.finditer(head.split(". ")[0]))
 
 
 def embed_text(title: str, text: str) -> str:

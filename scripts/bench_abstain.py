@@ -3,10 +3,11 @@
     .venv/bin/python scripts/bench_abstain.py --squad-store DIR [--n 300] [--only abstain,noise]
 
 abstain: each question twice, against the whole store (answerable) and against the store without its
-article (a Chroma ``where`` filter on doc_id: unanswerable). Prints the best calibrated passage score's
-spread for both, then for each threshold the share of unanswerable questions that abstain and of
-answerable ones wrongly refused; the threshold is chosen on non-test questions (at most 1% refused) and
-reported on the 300 test questions.
+article (a Chroma ``where`` filter on doc_id: unanswerable), through the answer path's own rule
+(``nothing_to_read``): the share of unanswerable questions that abstain and of answerable ones wrongly
+refused, for the default and a grid of ``abstain_sentence_below`` (chosen on 300 non-test questions:
+the largest with <= 1% refused), beside the refusals on HotpotQA's answerable questions (titles and
+plain text) and, with --scifact-store, SciFact's test claims.
 signals: which signal could abstain, measured where it must not: SQuAD non-test questions with and
 without their article, and answerable questions of the other sets (HotpotQA over its own paragraphs,
 SciFact test claims over the whole corpus, with --scifact-store): the best kept passage's score (what
@@ -24,7 +25,9 @@ from pathlib import Path
 
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import Question, beir, hotpotqa, squad_split
-from rag.evaluate.metrics import answer_kept, median, percentile
+from rag.evaluate.metrics import answer_kept, median
+from rag.pipeline import nothing_to_read
+from rag.types import Context
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -46,33 +49,47 @@ def article(doc_id: str) -> str:
     return doc_id.rsplit("_", 1)[0]
 
 
-def best_scores(p: Pipeline, qs: list[Question], by_article: dict[str, list[str]]) -> tuple[list, list]:
+def squad_contexts(p: Pipeline, qs: list[Question], by_article: dict[str, list[str]]) -> tuple[list, list]:
+    """Each question's context against the whole store (answerable) and without its article (not)."""
     inside, outside = [], []
     for q in qs:
         gold = article(next(iter(q.relevant)))
-        inside.append(max(x.score for x in p.retrieve(q.text).passages))
-        ctx = p.retrieve(q.text, where={"doc_id": {"$nin": by_article[gold]}})
-        outside.append(max((x.score for x in ctx.passages), default=0.0))
+        inside.append(p.retrieve(q.text))
+        outside.append(p.retrieve(q.text, where={"doc_id": {"$nin": by_article[gold]}}))
     return inside, outside
 
 
-def rates(inside: list[float], outside: list[float], t: float) -> tuple[float, float]:
-    """(share of unanswerable questions that abstain, share of answerable ones refused) at threshold t."""
-    return (100 * sum(s < t for s in outside) / len(outside), 100 * sum(s < t for s in inside) / len(inside))
+def share(ctxs: list[Context], s: Settings) -> float:
+    """Percent of contexts the answer path would not pay a model call for."""
+    return 100 * sum(bool(nothing_to_read(c, s)) for c in ctxs) / len(ctxs)
 
 
-def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_article: dict) -> None:
-    tr_in, tr_out = best_scores(p, train, by_article)
-    grid = sorted({round(x, 3) for x in tr_in + tr_out})
-    chosen = max((t for t in grid if rates(tr_in, tr_out, t)[1] <= 1.0), default=0.0)
-    te_in, te_out = best_scores(p, test, by_article)
-    for name, a, b in (("train", tr_in, tr_out), ("test", te_in, te_out)):
-        print(f"{name}: best score answerable median {median(a):.3f} p10 {percentile(a, .1):.3f}; "
-              f"without the article median {median(b):.3f} p90 {percentile(b, .9):.3f}")
-    print("threshold  abstain% (article left out, test)  refused% (answerable, test)")
-    for t in sorted({0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, chosen}):
-        ab, ref = rates(te_in, te_out, t)
-        print(f"{t:9.3f}  {ab:8.1f}  {ref:8.1f}" + ("   <- chosen on train (<= 1% refused)" if t == chosen else ""))
+def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_article: dict,
+                  scifact_store: str | None) -> None:
+    """The default rule and a grid of its sentence threshold (chosen on train: the largest with <= 1%
+    refused), with refusals on the other sets' answerable questions."""
+    tr_in, tr_out = squad_contexts(p, train, by_article)
+    te_in, te_out = squad_contexts(p, test, by_article)
+    hot = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")
+    others = {"hotpotqa titles": [p.retrieve(q.text, passages=q.passages) for q in hot],
+              "hotpotqa plain": [p.retrieve(q.text, passages=[{k: v for k, v in x.items() if k != "title"}
+                                                              for x in q.passages]) for q in hot]}
+    if scifact_store:
+        sci = Pipeline(Settings(store_path=scifact_store))
+        others["scifact"] = [sci.retrieve(q.text) for q in beir(DATA / "scifact", "test")]
+    base = p.settings
+    grid = [None, *[round(0.01 * i, 2) for i in range(1, 21)]]
+    chosen = max((t for t in grid[1:] if share(tr_in, base.replace(abstain_sentence_below=t)) <= 1.0), default=None)
+    print(f"abstain_below {base.abstain_below}; abstain_sentence_below: default {base.abstain_sentence_below}, "
+          f"chosen on train (<= 1% refused) {chosen}")
+    print("sentence threshold | SQuAD train: abstain% refused% | SQuAD test: abstain% refused% | refused% on "
+          + ", ".join(others))
+    for t in grid:
+        s = base.replace(abstain_sentence_below=t)
+        cells = " ".join(f"{share(v, s):5.1f}" for v in others.values())
+        mark = " <- default" if t == base.abstain_sentence_below else ""
+        print(f"{t!s:>6} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | {share(te_out, s):5.1f} "
+              f"{share(te_in, s):5.1f} | {cells}{mark}")
 
 
 def bench_signals(p: Pipeline, train: list[Question], by_article: dict, scifact_store: str | None) -> None:
@@ -124,7 +141,7 @@ def main() -> None:
     ap.add_argument("--squad-store", required=True)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--only", default="abstain,noise", help="abstain, noise, signals")
-    ap.add_argument("--scifact-store", help="for signals: SciFact's answerable claims")
+    ap.add_argument("--scifact-store", help="for abstain and signals: SciFact's answerable claims")
     args = ap.parse_args()
     train, test = squad_split(SQUAD)
     train = random.Random(5).sample(train, args.n)
@@ -135,7 +152,7 @@ def main() -> None:
         by_article[article(i)].append(i)
     p = Pipeline(Settings(store_path=args.squad_store))
     if "abstain" in args.only:
-        bench_abstain(p, train, test, by_article)
+        bench_abstain(p, train, test, by_article, args.scifact_store)
     if "signals" in args.only:
         bench_signals(p, train, by_article, args.scifact_store)
     if "noise" in args.only:

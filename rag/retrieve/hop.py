@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from rag.text import STOPWORDS, lead_subject, term_tuple
+from rag.text import STOPWORDS, lead_aliases, lead_subject, term_tuple
 from rag.types import Candidate
 
 Weight = Callable[[str], float]  # a term's IDF
@@ -125,16 +125,19 @@ def _named(c: Candidate, name: dict[str, str], question: tuple[str, str], tops: 
            ) -> tuple[float, str, str | None, float | None]:
     """The strongest link by name to ``c``: from the question, or from a top passage naming it as written
     or (with ``idf``) holding most of its name's words. ``question``: as written and lower-cased."""
-    names = _names(name[c.id])
+    aliases = [a.lower() for a in lead_aliases(c.text) if len(a) >= 4]  # "known as ..." in its opening
+    names = _names(name[c.id]) + aliases
     best, why, anchor, share = 0.0, "", None, None
     if any(_mentions(question[1], n) for n in names) or _called(question[0], name[c.id]):
         best, why = best_score, f"the question names {name[c.id]!r}"
     for a in tops:
         if a is c or name[a.id].lower() == name[c.id].lower():
             continue
-        if any(_mentions(a.text.lower(), n) for n in names) or _called(a.text, name[c.id]):
+        said = next((n for n in names if _mentions(a.text.lower(), n)), None)
+        if said is not None or _called(a.text, name[c.id]):
             if a.score > best:
-                best, why, anchor, share = a.score, f"top passage {a.id} names {name[c.id]!r}", a.id, None
+                best, anchor, share = a.score, a.id, None
+                why = f"top passage {a.id} names {name[c.id]!r}" + (f" as {said!r}" if said in aliases else "")
         elif idf is not None:
             part = _share(name[c.id], held[a.id], q_terms, idf)
             if part >= SOFT_LIFT and a.score * part > best:
@@ -238,7 +241,8 @@ def multi_hop_links(question: str, ranked: list[Candidate], lifted: list[Lift]) 
         c, anchor = by_id.get(d.id), by_id.get(d.anchor or "")
         if c is None or anchor is None or not _entity(name[c.id]):
             continue
-        if d.share is None and _names_entity(anchor.text, name[c.id]) or (d.share or 0.0) >= SOFT_BRIDGE:
+        said = any(_names_entity(anchor.text, n) for n in [name[c.id], *lead_aliases(c.text)])
+        if d.share is None and said or (d.share or 0.0) >= SOFT_BRIDGE:
             links += [anchor.id, c.id]
     counts = Counter(n.lower() for n in name.values() if n)
     named = {_PAREN.sub("", n).lower(): cid for cid, n in name.items()

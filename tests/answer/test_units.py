@@ -89,3 +89,26 @@ def test_any_passage_and_label_stays_in_exactly_one_block(items: list[tuple[str,
                    for n, s, b in blocks)[:-1] == rendered  # nothing outside a block
     for (_, _, text), (_, _, body) in zip(passages, blocks, strict=True):
         assert body.replace("&lt;", "<") == text.strip()
+
+
+def test_a_question_no_kept_sentence_answers_abstains_and_a_claim_does_not() -> None:
+    from rag.pipeline import nothing_to_read
+    from rag.settings import Settings
+
+    text = "Quokkas live on Rottnest Island. They are marsupials."
+    weak = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12,
+                   sentences=[(0, 32, 0.03), (33, len(text), 0.05)])
+    s = Settings(store_path="/nonexistent")  # abstain_below 0.1, abstain_sentence_below 0.06
+
+    def why(question: str, passage: Passage = weak, **overrides: object) -> str:
+        return nothing_to_read(Context(question, [passage], 12, Trace()), s.replace(**overrides))
+
+    assert "abstain_sentence_below" in why("How long do quokkas live?")
+    assert "abstain_sentence_below" in why("in what year did quokkas reach the island")  # no "?" needed
+    assert why("Quokkas are marsupials.") == ""           # a claim: the passage score alone decides
+    assert why("How long do quokkas live?", abstain_sentence_below=0.04) == ""
+    assert why("How long do quokkas live?", abstain_below=None) == ""  # the caller asks to call anyway
+    unscored = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12)
+    assert why("How long do quokkas live?", unscored) == ""  # no sentence scores: nothing to judge by
+    assert "abstain_below" in why("Quokkas are marsupials.", Passage("q", "q", "q.md", "", text, 0.05,
+                                                                     [(0, len(text))], 12))

@@ -179,3 +179,22 @@ def test_the_sentences_that_carry_a_hop_come_first() -> None:
     assert out["f"] == [0.6, 0.6]         # the sentence naming Ed Wood is the link
     assert out["n"] == [0.01, 0.05] and person.sentence_scores == [0.02, 0.3, 0.01]  # inputs untouched
     assert multi_hop_links("What do quokkas eat?", [noise], []) == []
+
+
+def test_a_subject_known_by_another_name_is_linked_by_it() -> None:
+    from rag.retrieve.hop import is_multi_hop
+    from rag.text import lead_subject
+
+    song = Candidate("s", '"Lovelight" is a 1942 song, popularized by Patti Page in 1949.', score=0.9)
+    singer = Candidate("p", "Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was an "
+                            "American singer. She sold 100 million records.", score=0.01)
+    noise = Candidate("n", "Robyn (born 1979) is a Swedish singer.", score=0.2)
+    q = "In what year was the singer who popularized Lovelight born?"
+    hop = second_hop(q, [song, noise, singer])
+    assert [c.id for c in hop.ranked] == ["s", "p", "n"]
+    assert "names 'Clara Ann Fowler' as 'patti page'" in hop.lifts[0].reason
+    assert is_multi_hop(q, hop.ranked, hop.lifts)
+    # a lead that opens with a clause of time, and a quoted title with its subtitle
+    assert lead_subject("During World War II, Operation Cold Comfort was a failed raid.") == "Operation Cold Comfort"
+    assert lead_subject('"Is It Stupid? What the Web Does" is an essay.') == "Is It Stupid?"
+    assert lead_subject("In 1990, the band split.") == ""
