@@ -457,10 +457,11 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
                 "set abstain_below=None to call the model anyway)")
     # The sentence model learned what answers to questions look like: only a question's lack of one counts.
-    scores = [score for p in ctx.passages for *_, score in p.sentences]
-    if s.abstain_sentence_below is not None and scores and is_question(ctx.question) \
-            and max(scores) < s.abstain_sentence_below:
-        return (f"no sentence answers the question (best answer probability {max(scores):.3f} < "
+    if s.abstain_sentence_below is None or not is_question(ctx.question):
+        return ""
+    answer = max((score for p in ctx.passages for *_, score in p.sentences), default=None)
+    if answer is not None and answer < s.abstain_sentence_below:
+        return (f"no sentence answers the question (best answer probability {answer:.3f} < "
                 f"abstain_sentence_below {s.abstain_sentence_below}; set abstain_below=None to call the model anyway)")
     return ""
 

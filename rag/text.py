@@ -194,18 +194,18 @@ _ALIAS = re.compile(r"\b(?:better |also |professionally |popularly )?known (?:pr
                     r"(?:\s+(?:of |the |de |van |von )?[A-Z][\w'’.&-]*){0,4})")
 
 
-def lead_aliases(text: str) -> list[str]:
-    """Other names the opening sentence gives its subject ("known as ...", "known by her stage name ...").
+def lead_aliases(opening: str) -> list[str]:
+    """Other names an opening sentence gives its subject ("known as ...", "known by her stage name ...").
 
     >>> lead_aliases("Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was a singer.")
     ['Patti Page']
     """
-    return list(_lead_aliases(text[:300]))
+    return list(_lead_aliases(opening[:300]))
 
 
 @lru_cache(maxsize=50_000)
 def _lead_aliases(head: str) -> tuple[str, ...]:
-    return tuple(m.group(1).rstrip(".") for m in _ALIAS.finditer(head.split(". ")[0]))
+    return tuple(m.group(1).rstrip(".") for m in _ALIAS.finditer(head))
 
 
 def embed_text(title: str, text: str) -> str:

@@ -125,7 +125,7 @@ def _named(c: Candidate, name: dict[str, str], question: tuple[str, str], tops: 
            ) -> tuple[float, str, str | None, float | None]:
     """The strongest link by name to ``c``: from the question, or from a top passage naming it as written
     or (with ``idf``) holding most of its name's words. ``question``: as written and lower-cased."""
-    aliases = [a.lower() for a in lead_aliases(c.text) if len(a) >= 4]  # "known as ..." in its opening
+    aliases = [a.lower() for a in lead_aliases(_opening(c)) if len(a) >= 4]  # "known as ..."
     names = _names(name[c.id]) + aliases
     best, why, anchor, share = 0.0, "", None, None
     if any(_mentions(question[1], n) for n in names) or _called(question[0], name[c.id]):
@@ -241,7 +241,7 @@ def multi_hop_links(question: str, ranked: list[Candidate], lifted: list[Lift]) 
         c, anchor = by_id.get(d.id), by_id.get(d.anchor or "")
         if c is None or anchor is None or not _entity(name[c.id]):
             continue
-        said = any(_names_entity(anchor.text, n) for n in [name[c.id], *lead_aliases(c.text)])
+        said = any(_names_entity(anchor.text, n) for n in [name[c.id], *lead_aliases(_opening(c))])
         if d.share is None and said or (d.share or 0.0) >= SOFT_BRIDGE:
             links += [anchor.id, c.id]
     counts = Counter(n.lower() for n in name.values() if n)
