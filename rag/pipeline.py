@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,6 +32,7 @@ from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.errors import InputError
 from rag.index.embedder import Embedder
+from rag.index.lexical import LexicalIndex
 from rag.index.store import Store, StoreConfig
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
@@ -325,6 +327,8 @@ class Pipeline:
                 stage.note = f"{s.fusion} fusion of " + ", ".join(
                     n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
             count = self._counter(s)  # the pool's size: the sum of its passages (each counted once, then cached)
+            for c in candidates:
+                count.learn_stored(c.text, evidence[c.id].spans, c.counts)
             tokens = sum(count(c.text) for c in candidates)
             stage.n_in = stage.n_out = len(candidates)
             stage.tokens_in = stage.tokens_out = tokens
@@ -467,8 +471,18 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
 
 
 def _idf_of(lexical: LexicalCache) -> Idf:
-    index = lexical.get()
-    return Idf(index.df, index.n)
+    return _idf_for(lexical.get())
+
+
+_IDF: weakref.WeakKeyDictionary[LexicalIndex, Idf] = weakref.WeakKeyDictionary()
+
+
+def _idf_for(index: LexicalIndex) -> Idf:
+    """One Idf per lexical index, so its memo outlives a query; it goes when the index does."""
+    idf = _IDF.get(index)
+    if idf is None:
+        idf = _IDF[index] = Idf(index.df, index.n)
+    return idf
 
 
 def to_candidates(passages: Sequence[PassageInput]) -> list[Candidate]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import tiktoken
 
+from rag.types import TokenCounts
+
 # Where tiktoken looks for each file, and the sha256 it insists on (from tiktoken_ext.openai_public).
 _BPE = {
     "o200k_base": ("https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -92,3 +94,19 @@ class CachedCounter:
                 self._seen.pop(next(iter(self._seen)), None)  # oldest first out
             self._seen[text] = n
         return n
+
+    def learn_stored(self, text: str, spans: list[tuple[int, int]], counts: TokenCounts | None) -> None:
+        """A stored chunk's ingest-time counts (its text and its sentences at ``spans``), when this
+        tokenizer made them for these sentences."""
+        if counts is None or counts.tokenizer != self.name or len(counts.sentences) != len(spans):
+            return
+        self.learn(text, counts.text)
+        for (a, b), n in zip(spans, counts.sentences, strict=True):
+            self.learn(text[a:b], n)
+
+    def learn(self, text: str, n: int) -> None:
+        """Remember a count made elsewhere (at ingest) so ``text`` is never tokenised here."""
+        if text not in self._seen:
+            if len(self._seen) >= self.keep:
+                self._seen.pop(next(iter(self._seen)), None)  # oldest first out
+            self._seen[text] = n

@@ -60,6 +60,16 @@ class IngestReport:
         return d
 
 
+@dataclass(frozen=True)
+class TokenCounts:
+    """Context-tokenizer counts made at ingest: the chunk's text and each of its sentences (in the order
+    of ``rag.text.sentence_spans``). Counting a pool seen for the first time cost a query ~5 ms."""
+
+    tokenizer: str
+    text: int
+    sentences: tuple[int, ...]
+
+
 @dataclass
 class Candidate:
     """A passage competing for a place in the context.
@@ -80,6 +90,7 @@ class Candidate:
     # Sentences as (start, end) offsets into ``text`` and their scores, filled by the reranker.
     sentences: list[tuple[int, int]] = field(default_factory=list)
     sentence_scores: list[float] = field(default_factory=list)
+    counts: TokenCounts | None = None  # from the store, when ingest counted them
 
 
 @dataclass

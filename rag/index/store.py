@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.index.mirror import VectorMirror
 from rag.settings import Settings
-from rag.types import Candidate, Chunk
+from rag.types import Candidate, Chunk, TokenCounts
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,14 @@ class StoredChunk:
     text: str
     start: int
     end: int
+    counts: TokenCounts | None = None
 
     def candidate(self, scores: dict[str, float] | None = None) -> Candidate:
         """This chunk competing for a place in a context, with its first-stage ``scores``; the fused one,
         when there is one, is the score the next stage reads."""
         scores = dict(scores or {})
         return Candidate(self.id, self.text, self.doc_id, self.source, self.title, self.start, self.end,
-                         score=scores.get("fused", 0.0), scores=scores)
+                         score=scores.get("fused", 0.0), scores=scores, counts=self.counts)
 
 
 @dataclass(frozen=True)
@@ -421,4 +422,20 @@ def _chunks_of(got: Any) -> list[StoredChunk]:
 def stored_chunk(cid: str, meta: dict, doc: str | None) -> StoredChunk:
     return StoredChunk(id=cid, doc_id=str(meta.get("doc_id", "")), source=str(meta.get("source", "")),
                        title=str(meta.get("title", "")), text=doc or "",
-                       start=int(meta.get("start", 0)), end=int(meta.get("end", 0)))
+                       start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), counts=counts_of(meta))
+
+
+def counts_meta(counts: TokenCounts) -> dict[str, Any]:
+    """Chunk metadata holding ``counts`` (Chroma keeps scalars, so the sentences' counts are one string)."""
+    return {"tokenizer": counts.tokenizer, "context_tokens": counts.text,
+            "sentence_tokens": ",".join(map(str, counts.sentences))}
+
+
+def counts_of(meta: dict) -> TokenCounts | None:
+    """The counts ``counts_meta`` stored, or None for a chunk ingested before they were kept."""
+    try:
+        listed = str(meta["sentence_tokens"])
+        return TokenCounts(str(meta["tokenizer"]), int(meta["context_tokens"]),
+                           tuple(int(n) for n in listed.split(",")) if listed else ())
+    except (KeyError, ValueError, TypeError):
+        return None

@@ -19,12 +19,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.index.embedder import Embedder
-from rag.index.store import SourceState, Store
+from rag.index.store import SourceState, Store, counts_meta
 from rag.ingest.loaders import LoadError, discover, load_file
 from rag.ingest.split import Splitter
 from rag.settings import Settings
 from rag.text import embed_text, sentence_spans
-from rag.types import Chunk, Document, IngestReport, Skipped
+from rag.tokens import count_tokens
+from rag.types import Chunk, Document, IngestReport, Skipped, TokenCounts
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,18 @@ class _Planned:
 
 
 def chunking_params(settings: Settings, embedder: Embedder) -> dict[str, object]:
+    # The tokenizer is here because stored chunks carry its counts: a new one relabels every chunk (no
+    # embedding), as does the first run over a store written before counts were kept.
     return {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
-            "max_tokens": embedder.max_tokens, "splitter": "v1"}
+            "max_tokens": embedder.max_tokens, "splitter": "v1", "context_tokenizer": settings.tokenizer}
+
+
+def stored_facts(chunk: Chunk, spans: list[tuple[int, int]], tokenizer: str) -> dict[str, object]:
+    """What a chunk's metadata says of its text beside the splitter's fields: its sentence count and
+    the context tokenizer's counts, so retrieval never tokenises a stored chunk again."""
+    counts = TokenCounts(tokenizer, count_tokens(chunk.text, tokenizer),
+                         tuple(count_tokens(chunk.text[s:e], tokenizer) for s, e in spans))
+    return {"sentences": len(spans), **counts_meta(counts)}
 
 
 def file_fingerprint(path: Path, params: dict[str, object]) -> str:
@@ -83,7 +94,8 @@ class _Run:
         if keep:  # same text, same id: only the source's fingerprint is new, so no embedding
             with self.store.write_section():
                 self.store.relabel(keep, [{"fingerprint": fp, "file_chunks": len(chunks),
-                                           "sentences": len(sentence_spans(c.text))} for c in keep])
+                                           **stored_facts(c, sentence_spans(c.text), self.settings.tokenizer)}
+                                          for c in keep])
         self.planned.extend(_Planned(c, fp, len(chunks), bool(have)) for c in chunks if c.id not in have)
 
     def _note_duplicates(self, source: str, docs: list[Document]) -> None:
@@ -191,7 +203,8 @@ def _write(planned: list[_Planned], report: IngestReport, *, settings: Settings,
         vectors = embedder.encode(texts)
         with store.write_section():
             store.upsert([p.chunk for p in batch], vectors[:len(batch)],
-                         [{"fingerprint": p.fingerprint, "file_chunks": p.file_chunks, "sentences": len(sp)}
+                         [{"fingerprint": p.fingerprint, "file_chunks": p.file_chunks,
+                           **stored_facts(p.chunk, sp, settings.tokenizer)}
                           for p, sp in zip(batch, spans, strict=True)],
                          spans, vectors[len(batch):])
         report.embedded += len(batch)

@@ -42,6 +42,8 @@ class Idf:
 
     def __init__(self, df: dict[str, int], n: int) -> None:
         self.df, self.n = df, max(n, 1)
+        self._memo: dict[str, float] = {}  # the hop asks ~1,000 times a query; bounded by the vocabulary
+        self._unseen = math.log(1.0 + (self.n + 0.5) / 0.5)
 
     @classmethod
     def from_texts(cls, texts: list[str]) -> Idf:
@@ -52,8 +54,13 @@ class Idf:
         return cls(df, len(texts))
 
     def __call__(self, term: str) -> float:
-        d = self.df.get(term, 0)
-        return math.log(1.0 + (self.n - d + 0.5) / (d + 0.5))
+        got = self._memo.get(term)
+        if got is None:
+            d = self.df.get(term, 0)
+            if not d:
+                return self._unseen
+            got = self._memo[term] = math.log(1.0 + (self.n - d + 0.5) / (d + 0.5))
+        return got
 
 
 def coverage(q_terms: dict[str, float], text_terms: Set[str]) -> float:

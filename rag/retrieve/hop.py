@@ -99,10 +99,11 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
     held = {a.id: set(term_tuple(a.text)) for a in tops} if idf is not None else {}  # once per anchor
+    lowered = {a.id: a.text.lower() for a in tops}
     lifted: list[Lift] = []
     for c in ranked:
         shared = not name[c.id] or counts[name[c.id].lower()] > 1
-        best, why, anchor, share = (_named(c, name, (question, q), tops, ranked[0].score, held, q_terms, idf)
+        best, why, anchor, share = (_named(c, name, (question, q), tops, lowered, ranked[0].score, held, q_terms, idf)
                                     if not shared else (0.0, "", None, None))
         target = weight * best
         lead = _lead_link(c, tops, held, q_terms, idf) if idf is not None else None
@@ -121,10 +122,11 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
 
 
 def _named(c: Candidate, name: dict[str, str], question: tuple[str, str], tops: list[Candidate],
-           best_score: float, held: dict[str, set[str]], q_terms: set[str], idf: Weight | None
-           ) -> tuple[float, str, str | None, float | None]:
+           lowered: dict[str, str], best_score: float, held: dict[str, set[str]], q_terms: set[str],
+           idf: Weight | None) -> tuple[float, str, str | None, float | None]:
     """The strongest link by name to ``c``: from the question, or from a top passage naming it as written
-    or (with ``idf``) holding most of its name's words. ``question``: as written and lower-cased."""
+    or (with ``idf``) holding most of its name's words. ``question`` and the tops' texts (``lowered``, by
+    id) come as written and lower-cased."""
     aliases = [a.lower() for a in lead_aliases(_opening(c)) if len(a) >= 4]  # "known as ..."
     names = _names(name[c.id]) + aliases
     best, why, anchor, share = 0.0, "", None, None
@@ -133,7 +135,7 @@ def _named(c: Candidate, name: dict[str, str], question: tuple[str, str], tops: 
     for a in tops:
         if a is c or name[a.id].lower() == name[c.id].lower():
             continue
-        said = next((n for n in names if _mentions(a.text.lower(), n)), None)
+        said = next((n for n in names if _mentions(lowered[a.id], n)), None)
         if said is not None or _called(a.text, name[c.id]):
             if a.score > best:
                 best, anchor, share = a.score, a.id, None

@@ -95,22 +95,32 @@ class Pruner:
 
     def tokens(self, items: list[Selection]) -> int:
         """Tokens of the context these items make. A pool far over the budget is sized as the sum of its
-        passages (each counted once, whatever the stage): re-tokenising 50 joined passages at every
-        stage cost more than the rest of pruning."""
-        texts = [i.text() for i in items if i.keep]
-        if len(texts) > 1 and self.cfg.token_budget is not None:
-            total = sum(self.count(t) for t in texts) + len(texts) - 1
+        passages, or of the kept sentences of a pruned one (counted at ingest, or once and cached):
+        re-tokenising 50 joined passages at every stage cost more than the rest of pruning. Near the
+        budget the joined context is counted."""
+        kept = [i for i in items if i.keep]
+        if len(kept) > 1 and self.cfg.token_budget is not None:
+            total = sum(self._size(i) for i in kept) + len(kept) - 1
             if total > 2 * self.cfg.token_budget:
                 return total
-        return self.count("\n\n".join(texts))
+        return self.count("\n\n".join(i.text() for i in kept))
 
-    def _fits(self, items: list[Selection], budget: int) -> bool:
+    def _size(self, item: Selection) -> int:
+        """An item's tokens: its passage's count while it is whole, else the sum of its kept sentences'
+        (a space between two sentences mostly costs none), never more than the whole passage."""
+        c = item.cand
+        whole = self.count(c.text)
+        if not c.sentences or len(item.keep) == len(c.sentences):
+            return whole
+        return min(whole, sum(self.count(t) for t in item.sentence_texts()))
+
+    def _fits(self, items: list[Selection], budget: int, estimate: int, parts: int) -> bool:
         """Whether the context these items make fits ``budget``. Joining two texts moves the token count
-        by a token or two at the join (SciFact: -2..+2, 97% of joins by none), so the sum of the kept
-        sentences' own counts, cached across questions, decides unless it lies within two tokens per join
-        of the budget; only then is the joined context counted. ``budget`` re-checks its result exactly."""
-        parts = [t for it in items for t in it.sentence_texts()]
-        estimate, slack = sum(self.count(t) for t in parts), 2 * max(len(parts) - 1, 0)
+        by a token or two at the join (SciFact: -2..+2, 97% of joins by none), so ``estimate`` (the sum of
+        the ``parts`` kept sentences' own counts, cached across questions) decides unless it lies within
+        two tokens per join of the budget; only then is the joined context counted. ``budget`` re-checks
+        its result exactly."""
+        slack = 2 * max(parts - 1, 0)
         if estimate + slack <= budget:
             return True
         if estimate - slack > budget:
@@ -283,6 +293,7 @@ class Pruner:
         covered: set[str] = set()
         mass, over, enough = 0.0, 0, ""
         added: list[tuple[Selection, list[int]]] = []
+        estimate = parts = 0  # the kept sentences' summed counts, and how many: kept as units are added
         for sc, _, it, idx in units:
             if target is not None and mass >= target and covered >= coverable:
                 enough = f"stopped: evidence enough (scores add up to {mass:.2f} >= {target}" + (
@@ -292,11 +303,13 @@ class Pruner:
                 continue
             before = list(it.keep)
             it.keep = sorted(set(it.keep) | set(idx))
-            if not self._fits(items, budget):
+            new = [self.count(t) for t in _added_texts(it, before)]
+            if not self._fits(items, budget, estimate + sum(new), parts + len(new)):
                 it.keep = before
                 over += 1
             else:
                 added.append((it, before))
+                estimate, parts = estimate + sum(new), parts + len(new)
                 mass += sc
                 if cover:
                     covered |= self._terms(it, idx)
@@ -361,6 +374,15 @@ class Pruner:
             return items, [], ""
         kept = items[:max(n, 0 if self.cfg.allow_empty else 1)]
         return kept, [Drop(i.cand.id, f"beyond max_passages={n}") for i in items[len(kept):]], ""
+
+
+def _added_texts(item: Selection, before: list[int]) -> list[str]:
+    """The texts ``item`` keeps now and did not keep with ``before``: new sentences, or its whole text."""
+    c = item.cand
+    if not c.sentences:
+        return [c.text] if item.keep and not before else []
+    had = set(before)
+    return [c.text[s:e] for s, e in (c.sentences[i] for i in item.keep if i not in had)]
 
 
 def _pairwise_cosines(items: list[Selection]) -> tuple[np.ndarray, list[bool]]:

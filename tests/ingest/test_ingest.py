@@ -301,3 +301,49 @@ def test_ingest_workers_share_the_files_and_converge(tmp_path: Path, corpus_copy
     assert again["embedded"] == 0 and again["removed"] == clean_again.removed > 0
     assert again["unchanged"] == clean_again.unchanged
     _assert_same_store(_snapshot(served, embedder), _snapshot(clean.settings, embedder))
+
+
+def test_stored_chunks_carry_their_context_token_counts(tmp_path: Path, corpus_copy: Path, embedder) -> None:
+    """Ingest counts each chunk and sentence with the context tokenizer, so retrieval reads the counts
+    instead of tokenising a pool it sees for the first time; a store written before counts were kept
+    (or under another tokenizer) gets them from the next ingest, which embeds nothing."""
+    from rag.index.store import counts_of
+    from rag.text import sentence_spans
+    from rag.tokens import count_tokens
+
+    p = _pipeline(tmp_path, embedder)
+    p.ingest([corpus_copy])
+    got = p.store().collection.get(include=["documents", "metadatas"])
+    for text, meta in zip(got["documents"], got["metadatas"], strict=True):
+        counts = counts_of(meta)
+        assert counts is not None and counts.tokenizer == "o200k_base"
+        assert counts.text == count_tokens(text)
+        assert counts.sentences == tuple(count_tokens(text[a:b]) for a, b in sentence_spans(text))
+
+    # retrieval of stored chunks tokenises only texts ingest did not count (joined contexts)
+    counter = p._counter(p.settings)
+    ctx = p.retrieve("How does reciprocal rank fusion combine rankings?")
+    assert ctx.passages and ctx.tokens == count_tokens(ctx.text)
+    assert counter.misses < counter.lookups / 2
+
+    # an older store: no counts, and file fingerprints made without the tokenizer among the chunking
+    # parameters; the next ingest restores the counts, embedding nothing
+    old = [{**m, "tokenizer": None, "context_tokens": None, "sentence_tokens": None, "fingerprint": "older"}
+           for m in got["metadatas"]]
+    p.store().collection.update(ids=got["ids"], metadatas=old)
+    assert all(counts_of(m) is None for m in p.store().collection.get(include=["metadatas"])["metadatas"])
+    again = p.ingest([corpus_copy])
+    assert again.embedded == 0 and again.unchanged == len(got["ids"])
+    assert p.store().collection.get(include=["metadatas"])["metadatas"] == got["metadatas"]
+
+    # another tokenizer: relabelled with its counts, and the o200k pipeline no longer trusts them
+    cl = _pipeline(tmp_path, embedder, tokenizer="cl100k_base")
+    assert cl.ingest([corpus_copy]).embedded == 0
+    metas = cl.store().collection.get(include=["documents", "metadatas"])
+    for text, meta in zip(metas["documents"], metas["metadatas"], strict=True):
+        counts = counts_of(meta)
+        assert counts is not None and counts.tokenizer == "cl100k_base"
+        assert counts.text == count_tokens(text, "cl100k_base")
+    fresh = _pipeline(tmp_path, embedder)
+    ctx = fresh.retrieve("How does reciprocal rank fusion combine rankings?")
+    assert all(p.tokens == count_tokens(p.text) for p in ctx.passages)
