@@ -100,8 +100,8 @@ class CachedCounter:
         tokenizer made them for these sentences."""
         if counts is None or counts.tokenizer != self.name or len(counts.sentences) != len(spans):
             return
-        if text in self._seen:  # learned with its sentences, which leave the memory beside it
-            return
+        if text in self._seen:  # known already: learned with its sentences, or counted here (a sentence
+            return               # not learned then is counted when asked, the same number)
         self.learn(text, counts.text)
         for (a, b), n in zip(spans, counts.sentences, strict=True):
             self.learn(text[a:b], n)

@@ -109,10 +109,10 @@ class Embedder:
         per-call bookkeeping (sorting, batching, putting every module in eval mode again) cost a query's
         pass about 2 ms of its 22."""
         import torch
+        from sentence_transformers.util import batch_to_device
 
         model = self.model
         with torch.inference_mode():
-            features = model.preprocess([text])
-            features = {k: v.to(model.device) if isinstance(v, torch.Tensor) else v for k, v in features.items()}
+            features = batch_to_device(model.preprocess([text]), model.device)
             vector = torch.nn.functional.normalize(model(features)["sentence_embedding"], p=2, dim=1)
         return vector.float().cpu().numpy()
