@@ -57,6 +57,21 @@ def name_of(c: Candidate) -> str:
     return c.title.strip() or lead_subject(c.text)
 
 
+def _sections(ranked: list[Candidate], name: dict[str, str]) -> Counter[str]:
+    """How many candidates carry each name, counting only those that may be sections of one document: a
+    title several carry (a long article cut up), and a name several untitled passages open with, unless
+    each comes from its own source: then they are entities of one name that a top passage may lead to
+    ("Love and Theft" the duo and their album)."""
+    out = Counter(c.title.strip().lower() for c in ranked if c.title.strip())
+    leads: dict[str, list[str]] = {}
+    for c in ranked:
+        if not c.title.strip() and name[c.id]:
+            leads.setdefault(name[c.id].lower(), []).append(c.source)
+    out.update({n: len(src) for n, src in leads.items()
+                if len(src) > 1 and not (all(src) and len(set(src)) == len(src))})
+    return out
+
+
 def _names(title: str) -> list[str]:
     t = title.strip().lower().replace("_", " ")
     out = [t]
@@ -94,7 +109,7 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     """Raise the scores of linked candidates of ``ranked`` (the hop's own copies) in rank order: a lifted
     top passage lifts the ones after it from its new score."""
     name = {c.id: name_of(c) for c in ranked}
-    counts = Counter(n.lower() for n in name.values() if n)
+    counts = _sections(ranked, name)
     q = question.lower()
     q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
@@ -246,9 +261,9 @@ def multi_hop_links(question: str, ranked: list[Candidate], lifted: list[Lift]) 
         said = any(_names_entity(anchor.text, n) for n in [name[c.id], *lead_aliases(_opening(c))])
         if d.share is None and said or (d.share or 0.0) >= SOFT_BRIDGE:
             links += [anchor.id, c.id]
-    counts = Counter(n.lower() for n in name.values() if n)
+    counts = _sections(ranked, name)
     named = {_PAREN.sub("", n).lower(): cid for cid, n in name.items()
-             if n and counts[n.lower()] == 1 and _entity(n) and _names_entity(question, n)}
+             if n and counts[n.lower()] <= 1 and _entity(n) and _names_entity(question, n)}
     # one entity under two titles ("X" and "X (copy)") is still one entity
     links += [cid for a, cid in named.items() if any(a not in b and b not in a for b in named)]
     return list(dict.fromkeys(links))

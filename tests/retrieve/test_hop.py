@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,6 +34,18 @@ def test_shared_titles_and_short_names_are_ignored() -> None:
               Candidate("c", "The NFL is a league.", title="NFL", score=0.1)]
     hop = second_hop("Who won Super Bowl 50 in the NFL?", ranked)
     assert hop.lifts == [] and [c.score for c in hop.ranked] == [0.9, 0.2, 0.1]
+
+
+def test_passages_of_two_sources_opening_with_one_name_are_two_entities() -> None:
+    song = Candidate("s", "The song was covered by Love and Theft in 2009.", source="song.html", score=0.9)
+    duo = Candidate("d", "Love and Theft is an American country music duo.", source="duo.html", score=0.1)
+    album = Candidate("a", "Love and Theft is the second album by the duo.", source="album.html", score=0.05)
+    hop = second_hop("Which band covered the song?", [song, duo, album])
+    assert {d.id for d in hop.lifts} == {"d", "a"}
+    # one source, no source, or one title: sections of one document, which no name singles out
+    for other in ({"source": "duo.html"}, {"source": ""}, {"title": "Love and Theft"}):
+        same = [song, replace(duo, **other), replace(album, **other)]
+        assert second_hop("Which band covered the song?", same).lifts == []
 
 
 def test_multi_hop_needs_entities_not_topic_words() -> None:
