@@ -58,18 +58,20 @@ def name_of(c: Candidate) -> str:
 
 
 def _sections(ranked: list[Candidate], name: dict[str, str]) -> Counter[str]:
-    """How many candidates carry each name, counting only those that may be sections of one document: a
-    title several carry (a long article cut up), and a name several untitled passages open with, unless
-    each comes from its own source: then they are entities of one name that a top passage may lead to
-    ("Love and Theft" the duo and their album)."""
-    out = Counter(c.title.strip().lower() for c in ranked if c.title.strip())
-    leads: dict[str, list[str]] = {}
+    """How many candidates carry each name, counting only those that may be sections of one document
+    (a long article cut up), which the name does not single out. Untitled passages opening with one name,
+    each from its own source, are entities of that name instead, a top passage may lead to each ("Love
+    and Theft" the duo and their album); they are not counted."""
+    groups: dict[str, list[Candidate]] = {}
     for c in ranked:
-        if not c.title.strip() and name[c.id]:
-            leads.setdefault(name[c.id].lower(), []).append(c.source)
-    out.update({n: len(src) for n, src in leads.items()
-                if len(src) > 1 and not (all(src) and len(set(src)) == len(src))})
-    return out
+        if name[c.id]:
+            groups.setdefault(name[c.id].lower(), []).append(c)
+    return Counter({n: len(g) for n, g in groups.items() if not _own_sources(g)})
+
+
+def _own_sources(group: list[Candidate]) -> bool:
+    sources = [c.source for c in group if not c.title.strip() and c.source]
+    return len(group) > 1 and len(sources) == len(group) == len(set(sources))
 
 
 def _names(title: str) -> list[str]:

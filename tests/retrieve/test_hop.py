@@ -46,6 +46,7 @@ def test_passages_of_two_sources_opening_with_one_name_are_two_entities() -> Non
     for other in ({"source": "duo.html"}, {"source": ""}, {"title": "Love and Theft"}):
         same = [song, replace(duo, **other), replace(album, **other)]
         assert second_hop("Which band covered the song?", same).lifts == []
+    assert second_hop("Which band covered the song?", [song, duo, replace(album, title="Love and Theft")]).lifts == []
 
 
 def test_multi_hop_needs_entities_not_topic_words() -> None:
