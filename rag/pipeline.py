@@ -42,7 +42,7 @@ from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.evidence import EvidenceSource
 from rag.retrieve.features import Evidence, Idf, query_terms
-from rag.retrieve.hop import multi_hop_links, openings_first, second_hop
+from rag.retrieve.hop import cut_from_documents, multi_hop_links, openings_first, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
@@ -354,6 +354,8 @@ class Pipeline:
                 linked = multi_hop_links(question, ranked, hop.lifts)
                 stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(
                     f"{d.id}: {d.reason}" for d in hop.lifts)
+                if hop.lifts and cut_from_documents(ranked):
+                    stage.note += "; no multi-hop switch: untitled sections, most not opening with a subject"
         return Ranked(ranked, evidence, qvec, idf, linked)
 
     @property
@@ -518,5 +520,5 @@ def _prune_config(s: Settings) -> PruneConfig:
                        mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
                        sentence_min_score=s.sentence_min_score, sentence_neighbors=s.sentence_neighbors,
                        token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
-                       evidence_mass=s.evidence_mass,
+                       evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
                        evidence_cover=s.evidence_cover or s.cover_names)

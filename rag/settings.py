@@ -110,9 +110,13 @@ class Settings(BaseSettings):
                                                            "(with evidence_mass the evidence decides below it)")
     max_passages: int | None = Field(8, ge=1)
     evidence_mass: float | None = Field(
-        0.9, ge=0, le=10, description="evidence-driven selection: add the best sentences until their calibrated "
+        0.875, ge=0, le=10, description="evidence-driven selection: add the best sentences until their calibrated "
                                        "scores add up to this (token_budget is then a ceiling); None: pack the "
                                        "budget by score")
+    evidence_siblings: float | None = Field(
+        0.5, ge=0, le=1, description="with evidence_mass: once the evidence is enough, a kept passage also keeps "
+                                      "each of its sentences scoring at least this share of its best one "
+                                      "(within token_budget); None: off")
     evidence_cover: bool = Field(False, description="with evidence_mass: also keep adding until every question "
                                                    "term found among the candidates is covered")
     cover_names: bool = Field(True, description="with evidence_mass: also keep adding until every name and number "
@@ -181,9 +185,9 @@ class Settings(BaseSettings):
             "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
-            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_cover",
-            "cover_names", "abstain_below", "abstain_sentence_below", "answerer", "reasoning_effort", "temperature",
-            "max_completion_tokens", "extractive_sentences"],
+            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_siblings",
+            "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below", "answerer", "reasoning_effort",
+            "temperature", "max_completion_tokens", "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(
         default_factory=lambda: {"candidate_depth": 200.0, "llm_rerank_depth": 50.0, "token_budget": 8000.0,

@@ -74,6 +74,17 @@ def _own_sources(group: list[Candidate]) -> bool:
     return len(group) > 1 and len(sources) == len(group) == len(set(sources))
 
 
+def cut_from_documents(ranked: list[Candidate]) -> bool:
+    """Passages given with neither titles nor sources of their own, most of which do not open by naming
+    their subject: sections cut from documents, not entity leads. Names from opening words cannot bridge
+    them (the name a section opens with is mostly its document's topic, which every section mentions), so
+    they get no multi-hop switch (BENCHMARKS.md, session 13: encyclopedic leads open with a subject nearly
+    always, paragraphs from inside an article about a third of the time)."""
+    if len(ranked) < 2 or any(c.title.strip() for c in ranked) or _own_sources(ranked):
+        return False
+    return 2 * sum(bool(lead_subject(c.text)) for c in ranked) < len(ranked)
+
+
 def _names(title: str) -> list[str]:
     t = title.strip().lower().replace("_", " ")
     out = [t]
@@ -253,6 +264,8 @@ def is_multi_hop(question: str, ranked: list[Candidate], lifted: list[Lift]) -> 
 def multi_hop_links(question: str, ranked: list[Candidate], lifted: list[Lift]) -> list[str]:
     """The passages a multi-hop question reaches by name (see ``is_multi_hop``); [] for any other question.
     Each bridge, and for a comparison the passages about the entities the question names."""
+    if cut_from_documents(ranked):
+        return []
     by_id = {c.id: c for c in ranked}
     name = {c.id: name_of(c) for c in ranked}
     links = []

@@ -40,6 +40,10 @@ class PruneConfig:
     # covered; the budget is then only a ceiling.
     evidence_mass: float | None = None
     evidence_cover: bool = True
+    # With evidence_mass, once the evidence is enough: a kept passage also keeps each of its sentences
+    # scoring at least this share of its best one. Scores within one passage compare better than across
+    # passages, and an answer next to the best evidence is where a near miss usually lies.
+    evidence_siblings: float | None = None
 
 
 @dataclass
@@ -313,6 +317,12 @@ class Pruner:
                 mass += sc
                 if cover:
                     covered |= self._terms(it, idx)
+        if enough and self.cfg.evidence_siblings is not None:
+            extra = self._siblings(items, budget, self.cfg.evidence_siblings, (estimate, parts))
+            added += extra
+            if extra:
+                enough += f"; kept {len(extra)} more sentence(s) scoring >= {self.cfg.evidence_siblings} x " \
+                          "their passage's best"
         while added and self.tokens(items) > budget:  # a join that moved the count more than estimated
             it, before = added.pop()
             it.keep = before
@@ -328,6 +338,27 @@ class Pruner:
                   else f"did not fit the {budget}-token budget")
         dropped = [Drop(it.cand.id, reason) for it in items if not it.keep]
         return kept, dropped, "; ".join(x for x in (note, self.stop_reason) if x)
+
+    def _siblings(self, items: list[Selection], budget: int, ratio: float, size: tuple[int, int]
+                  ) -> list[tuple[Selection, list[int]]]:
+        """Add to each kept passage its sentences scoring >= ``ratio`` x its best, best first, while they fit;
+        ``size`` is the kept sentences' summed counts and their number. Returns (item, keep before) per addition."""
+        estimate, parts = size
+        added: list[tuple[Selection, list[int]]] = []
+        for it in [it for it in items if it.keep and it.unit_scores]:
+            top = max(it.unit_scores.values())
+            for i, sc in sorted(it.unit_scores.items(), key=lambda u: -u[1]):
+                if i in it.keep or sc < ratio * top:
+                    continue
+                before = list(it.keep)
+                it.keep = sorted([*before, i])
+                new = self.count(it.cand.text[slice(*it.cand.sentences[i])])
+                if self._fits(items, budget, estimate + new, parts + 1):
+                    added.append((it, before))
+                    estimate, parts = estimate + new, parts + 1
+                else:
+                    it.keep = before
+        return added
 
     def _units(self, items: list[Selection]) -> list[tuple[float, int, Selection, list[int]]]:
         """Single sentences ranked by their own score once sentences were scored, else whole passages;

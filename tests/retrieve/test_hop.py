@@ -213,3 +213,26 @@ def test_a_subject_known_by_another_name_is_linked_by_it() -> None:
     assert lead_subject("During World War II, Operation Cold Comfort was a failed raid.") == "Operation Cold Comfort"
     assert lead_subject('"Is It Stupid? What the Web Does" is an essay.') == "Is It Stupid?"
     assert lead_subject("In 1990, the band split.") == ""
+
+
+def test_sections_cut_from_a_document_get_no_multi_hop_switch() -> None:
+    """Untitled passages without their own sources, most not opening with a subject, are sections of one
+    document: the name one opens with is the document's topic, which the others mention, not a bridge."""
+    from rag.retrieve.hop import cut_from_documents, multi_hop_links
+
+    q = "Who betrayed the location of the army?"
+    top = Candidate("t", "In 1211, after the conquest, Genghis Khan planned to invade. A defector betrayed "
+                         "the location of the army.", score=0.9)
+    lead = Candidate("l", "Genghis Khan was aware of the friction between his sons.", score=0.1)
+    rest = [Candidate(f"r{i}", f"In {1200 + i}, the campaign went on.", score=0.05) for i in range(3)]
+    ranked = [top, lead, *rest]
+    hop = second_hop(q, ranked)
+    assert [d.id for d in hop.lifts if d.id == "l"] == ["l"]        # the hop still lifts by name
+    assert cut_from_documents(ranked) and multi_hop_links(q, ranked, hop.lifts) == []
+    # leads that open with their subject, or passages from sources of their own, keep the switch
+    for sourced in (False, True):
+        leads = [top, lead, *[replace(r, text=f"Kara Khitai{i} was a state.") for i, r in enumerate(rest)]]
+        if sourced:
+            leads = [replace(c, source=f"{c.id}.html") for c in ranked]
+        assert not cut_from_documents(leads)
+        assert multi_hop_links(q, leads, second_hop(q, leads).lifts) == ["t", "l"]

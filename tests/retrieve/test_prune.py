@@ -223,3 +223,18 @@ def test_the_budget_holds_when_joins_cost_more_than_the_sentence_sums_suggest() 
     assert "token ceiling 12" in pruner.stop_reason
     # with an additive counter both fit, so the re-check is what removed "b"
     assert [p.id for p in Pruner(cfg, words).run(cands)[0]] == ["a", "b"]
+
+
+def test_evidence_siblings_keep_the_near_misses_of_a_kept_passage() -> None:
+    """Once the evidence is enough, a kept passage keeps each sentence scoring >= the ratio x its best: the
+    answer next to the best evidence; a weak sentence and other passages stay out, and the budget holds."""
+    best = cand("a", 0.9, "Manning was 39. Elway was 38 in his last game. The game was in 1999.", [0.8, 0.45, 0.1])
+    other = cand("b", 0.5, "The stadium is in Santa Clara.", [0.3])
+    cfg = dict(sentence_prune=True, sentence_min_score=0.0, token_budget=100, evidence_mass=0.75)
+    lean, _ = run([best, other], **cfg)
+    more, trace = run([best, other], **cfg, evidence_siblings=0.5)
+    assert [p.text for p in lean] == ["Manning was 39."]
+    assert [p.text for p in more] == ["Manning was 39. Elway was 38 in his last game."]
+    assert "kept 1 more sentence(s)" in trace["budget"].note and "evidence enough" in trace["budget"].note
+    capped, _ = run([best, other], **{**cfg, "token_budget": 5}, evidence_siblings=0.5)
+    assert sum(words(p.text) for p in capped) <= 5
