@@ -131,14 +131,14 @@ def term_tuple(text: str) -> tuple[str, ...]:
 
 # An encyclopaedia-style lead names its subject before its first verb or bracket: "Ed Wood (born ...) is",
 # "The Normans were", "Up the Shambles – Live in Manchester is", "University of Notre Dame du Lac, known as".
-_LEAD_END = re.compile(r"\s*(?:[(,;—]|\s(?:is|was|are|were|has|had|became|refers|took|occurred|represents"
+_LEAD_END = re.compile(r"\s*(?:[(,;]|\s(?:is|was|are|were|has|had|became|refers|took|occurred|represents"
                        r"|represented|serves|served)\b)")
 _NICKNAME = re.compile(r"\s+[\"“][^\"”]{1,30}[\"”]\s+")
-_ARTICLE = re.compile(r"^(?:[Tt]he|An?|an?)\s+")
+_ARTICLE = re.compile(r"^(?:The|A|An)\s+")
 _QUOTED_LEAD = re.compile(r"^\s*[\"“]([^\"”]{1,80}?)[?!,.]?[\"”]")
 # An opening clause of time or place before the subject, and a work's subtitle after its title.
 _LEAD_CLAUSE = re.compile(r"^\s*(?:During|In|On|At|After|Before|Since|From|By|Following|Until)\s[^,.;]{2,40},\s+"
-                          r"(?=(?:the\s+|an?\s+)?[\"“A-Z0-9])")  # "In the UK, the Accession Council is"
+                          r"(?=[\"“A-Z0-9])")
 _SUBTITLE = re.compile(r"(?<=[?!:])\s+")
 _NOT_SUBJECTS = STOPWORDS | {"however", "today", "meanwhile", "therefore", "thus", "although", "because",
                              "during", "since", "after", "before", "later", "early", "here", "yes", "also",
@@ -163,10 +163,8 @@ def lead_subject(text: str) -> str:
     'Operation Cold Comfort'
     >>> lead_subject('"Is Google Making Us Stupid? What the Internet is doing" is an article by Nicholas Carr.')
     'Is Google Making Us Stupid?'
-    >>> lead_subject("Pierre Belleque or Pierre Billique (1793-1849) was a fur trader.")
-    'Pierre Belleque'
     """
-    return _lead_subject(text[:200]).split(" or ")[0]
+    return _lead_subject(text[:200])
 
 
 @lru_cache(maxsize=50_000)
@@ -183,7 +181,7 @@ def _lead_subject(head: str) -> str:
         return ""
     subject = _ARTICLE.sub("", _NICKNAME.sub(" ", head[:m.start()]).strip(" \"'“”‘’"))
     subject = subject.split(": ")[0]  # "The Shallows: What the Internet Is Doing to Our Brains" is The Shallows
-    words = subject.split(" or ")[0].split()  # each of "X or Y" is a name of the subject
+    words = subject.split()
     if not 1 <= len(words) <= 8 or not (subject[:1].isupper() or subject[:1].isdigit()):
         return ""
     return "" if words[0].lower() in _NOT_SUBJECTS or len(subject) < 3 else subject
@@ -201,16 +199,13 @@ def lead_aliases(opening: str) -> list[str]:
 
     >>> lead_aliases("Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was a singer.")
     ['Patti Page']
-    >>> lead_aliases("Crowther Masonic Hall or Freemasons' Hall in Kollam is a part of the Grand Lodge of India.")
-    ["Freemasons' Hall in Kollam"]
     """
     return list(_lead_aliases(opening[:300]))
 
 
 @lru_cache(maxsize=50_000)
 def _lead_aliases(head: str) -> tuple[str, ...]:
-    alternatives = _lead_subject(head[:200]).split(" or ")[1:]  # "Kathoey or katoey (Thai: ...) is"
-    return (*alternatives, *(m.group(1).rstrip(".") for m in _ALIAS.finditer(head)))
+    return tuple(m.group(1).rstrip(".") for m in _ALIAS.finditer(head))
 
 
 def embed_text(title: str, text: str) -> str:

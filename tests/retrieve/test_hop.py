@@ -215,31 +215,6 @@ def test_a_subject_known_by_another_name_is_linked_by_it() -> None:
     assert lead_subject("In 1990, the band split.") == ""
 
 
-def test_a_lead_names_its_subject_after_a_clause_an_article_or_as_alternatives() -> None:
-    """Openings an encyclopedia uses that plain text must be named by: a lower-case article after a clause of
-    place, an em dash closing the name, and "X or Y" (both are names; the second links as an alias)."""
-    from rag.retrieve.hop import is_multi_hop
-    from rag.text import lead_aliases, lead_subject
-
-    assert lead_subject("In the United Kingdom, the Accession Council is a ceremonial body.") == "Accession Council"
-    assert lead_subject("The Holy Sonnets—also known as the Divine Meditations—are poems.") == "Holy Sonnets"
-    assert lead_subject("Pierre Belleque or Pierre Billique (1793-1849) was a fur trader.") == "Pierre Belleque"
-    hall = "Crowther Masonic Hall or Freemasons' Hall in Kollam is a part of the Grand Lodge of India."
-    assert lead_subject(hall) == "Crowther Masonic Hall"
-    assert lead_aliases(hall) == ["Freemasons' Hall in Kollam"]
-    assert lead_aliases("Kathoey or katoey (Thai: ...) is a term.") == ["katoey"]
-    assert lead_subject("In 1990, the band was formed in Leeds.") == ""  # a lower-case noun is no name
-    # the alternative name is what the other passage uses, and it links the two
-    lodge = Candidate("l", "The Grand Lodge of India meets at Freemasons' Hall in Kollam every year.", score=0.9)
-    other = Candidate("h", hall + " It was built in 1892.", score=0.01)
-    noise = Candidate("n", "Robyn (born 1979) is a Swedish singer.", score=0.2)
-    q = "When was the hall where the Grand Lodge of India meets built?"
-    hop = second_hop(q, [lodge, noise, other])
-    assert [c.id for c in hop.ranked][:2] == ["l", "h"]
-    assert "as \"freemasons' hall in kollam\"" in hop.lifts[0].reason
-    assert is_multi_hop(q, hop.ranked, hop.lifts)
-
-
 def test_sections_cut_from_a_document_get_no_multi_hop_switch() -> None:
     """Untitled passages without their own sources, most not opening with a subject, are sections of one
     document: the name one opens with is the document's topic, which the others mention, not a bridge."""
