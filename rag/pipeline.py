@@ -47,7 +47,7 @@ from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
-from rag.text import STEMMED, embed_text, is_question, named_terms, text_processing
+from rag.text import STEMMED, embed_text, is_question, named_terms, text_processing, unmentioned_names
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
@@ -463,12 +463,20 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
                 "set abstain_below=None to call the model anyway)")
     # The sentence model learned what answers to questions look like: only a question's lack of one counts.
-    if s.abstain_sentence_below is None or not is_question(ctx.question):
-        return ""
     answer = max((score for p in ctx.passages for *_, score in p.sentences), default=None)
-    if answer is not None and answer < s.abstain_sentence_below:
+    if answer is None or not is_question(ctx.question):
+        return ""
+    anyway = "set abstain_below=None to call the model anyway"
+    if s.abstain_sentence_below is not None and answer < s.abstain_sentence_below:
         return (f"no sentence answers the question (best answer probability {answer:.3f} < "
-                f"abstain_sentence_below {s.abstain_sentence_below}; set abstain_below=None to call the model anyway)")
+                f"abstain_sentence_below {s.abstain_sentence_below}; {anyway})")
+    # A weak answer about something else: the store holds a neighbour of what was asked about, not it.
+    if s.abstain_unnamed_below is not None and answer < s.abstain_unnamed_below:
+        missing = unmentioned_names(ctx.question, ctx.text)
+        if missing:
+            return (f"the context never mentions {', '.join(repr(m) for m in missing)} and no sentence clearly "
+                    f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
+                    f"{s.abstain_unnamed_below}; {anyway})")
     return ""
 
 

@@ -127,9 +127,13 @@ class Settings(BaseSettings):
         0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
                                       "calibrated score reaches this; None: always call the model")
     abstain_sentence_below: float | None = Field(
-        0.06, ge=0, le=1, description="for queries phrased as questions, also abstain when no kept sentence's "
+        0.05, ge=0, le=1, description="for queries phrased as questions, also abstain when no kept sentence's "
                                        "answer probability reaches this (claims and keyword queries are judged "
-                                       "by abstain_below alone); None: off. abstain_below=None turns both off")
+                                       "by abstain_below alone); None: off. abstain_below=None turns all off")
+    abstain_unnamed_below: float | None = Field(
+        0.2, ge=0, le=1, description="for queries phrased as questions, also abstain when a name or number of "
+                                      "the question appears nowhere in the context and no kept sentence's answer "
+                                      "probability reaches this; None: off")
 
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
@@ -186,7 +190,8 @@ class Settings(BaseSettings):
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
             "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_siblings",
-            "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below", "answerer", "reasoning_effort",
+            "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below",
+            "abstain_unnamed_below", "answerer", "reasoning_effort",
             "temperature", "max_completion_tokens", "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(

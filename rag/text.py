@@ -103,9 +103,44 @@ def named_terms(question: str) -> list[str]:
     >>> named_terms("Which of Jonny Craig and Pete Doherty was born in 1979?")
     ['jonni', 'craig', 'pete', 'doherti', '1979']
     """
+    return list(dict.fromkeys(t for w in _named_words(question) for t in terms(w)))
+
+
+def _named_words(question: str) -> list[str]:
     words = _TOKEN.findall(question)
-    named = [w for i, w in enumerate(words) if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w)]
-    return list(dict.fromkeys(t for w in named for t in terms(w)))
+    return [w for i, w in enumerate(words) if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w)]
+
+
+def unmentioned_names(question: str, text: str) -> list[str]:
+    """The question's names and numbers (as ``named_terms`` finds them) that ``text`` never mentions.
+
+    A one-letter slip in a name of five letters or more still counts as a mention: askers misspell names
+    ("Muhummad Ali"), and a context that names the right person should not look unrelated for it.
+
+    >>> unmentioned_names("Who did Muhummad Ali fight in 1975 in Manila?", "Muhammad Ali fought Frazier.")
+    ['1975', 'Manila']
+    """
+    stems, words = set(term_tuple(text)), set(_WORD.findall(text.lower()))
+    missing = [w for w in _named_words(question)
+               if not (set(terms(w)) <= stems or _near(w.lower().strip(".'’"), words))]
+    return list(dict.fromkeys(w.strip(".'’") for w in missing))
+
+
+def _near(word: str, words: set[str]) -> bool:
+    """A word of the text is ``word`` but for one letter (stems would hide it: "rottnes" -> "rottn")."""
+    return len(word) >= 5 and any(w[:1] == word[:1] and _one_edit(word, w) for w in words)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """``a`` and ``b`` differ by one substituted, inserted or deleted character (or not at all)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + 1:] == b[i + 1:] if len(a) == len(b) else a[i:] == b[i + 1:]
 
 
 # A question opens with a question word, maybe after a preposition ("In what year ..."), or ends with "?".

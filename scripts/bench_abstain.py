@@ -5,9 +5,9 @@
 abstain: each question twice, against the whole store (answerable) and against the store without its
 article (a Chroma ``where`` filter on doc_id: unanswerable), through the answer path's own rule
 (``nothing_to_read``): the share of unanswerable questions that abstain and of answerable ones wrongly
-refused, for the default and a grid of ``abstain_sentence_below`` (chosen on 300 non-test questions:
-the largest with <= 1% refused), beside the refusals on HotpotQA's answerable questions (titles and
-plain text) and, with --scifact-store, SciFact's test claims.
+refused, for the default and a grid of ``abstain_sentence_below`` and ``abstain_unnamed_below`` (chosen
+on 300 non-test questions: the most abstaining with <= 1.5% refused), beside the refusals on HotpotQA's
+answerable questions (titles and plain text) and, with --scifact-store, SciFact's test claims.
 signals: which signal could abstain, measured where it must not: SQuAD non-test questions with and
 without their article, and answerable questions of the other sets (HotpotQA over its own paragraphs,
 SciFact test claims over the whole corpus, with --scifact-store): the best kept passage's score (what
@@ -66,8 +66,8 @@ def share(ctxs: list[Context], s: Settings) -> float:
 
 def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_article: dict,
                   scifact_store: str | None) -> None:
-    """The default rule and a grid of its sentence threshold (chosen on train: the largest with <= 1%
-    refused), with refusals on the other sets' answerable questions."""
+    """The default rule and a grid of its two question thresholds (chosen on train: the most abstaining
+    with <= 1.5% refused), with refusals on the other sets' answerable questions."""
     tr_in, tr_out = squad_contexts(p, train, by_article)
     te_in, te_out = squad_contexts(p, test, by_article)
     hot = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")
@@ -78,18 +78,19 @@ def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_a
         sci = Pipeline(Settings(store_path=scifact_store))
         others["scifact"] = [sci.retrieve(q.text) for q in beir(DATA / "scifact", "test")]
     base = p.settings
-    grid = [None, *[round(0.01 * i, 2) for i in range(1, 21)]]
-    chosen = max((t for t in grid[1:] if share(tr_in, base.replace(abstain_sentence_below=t)) <= 1.0), default=None)
-    print(f"abstain_below {base.abstain_below}; abstain_sentence_below: default {base.abstain_sentence_below}, "
-          f"chosen on train (<= 1% refused) {chosen}")
-    print("sentence threshold | SQuAD train: abstain% refused% | SQuAD test: abstain% refused% | refused% on "
+    grid = [base.replace(abstain_sentence_below=a, abstain_unnamed_below=b)
+            for a in (None, 0.04, 0.05, 0.06, 0.08) for b in (None, 0.1, 0.15, 0.2, 0.25, 0.3)]
+    chosen = max((s for s in grid if share(tr_in, s) <= 1.5), key=lambda s: share(tr_out, s))
+    print(f"abstain_below {base.abstain_below}; chosen on train (<= 1.5% refused): abstain_sentence_below "
+          f"{chosen.abstain_sentence_below}, abstain_unnamed_below {chosen.abstain_unnamed_below}")
+    print("sentence, unnamed | SQuAD train: abstain% refused% | SQuAD test: abstain% refused% | refused% on "
           + ", ".join(others))
-    for t in grid:
-        s = base.replace(abstain_sentence_below=t)
+    for s in grid:
         cells = " ".join(f"{share(v, s):5.1f}" for v in others.values())
-        mark = " <- default" if t == base.abstain_sentence_below else ""
-        print(f"{t!s:>6} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | {share(te_out, s):5.1f} "
-              f"{share(te_in, s):5.1f} | {cells}{mark}")
+        pair = (s.abstain_sentence_below, s.abstain_unnamed_below)
+        mark = " <- default" if pair == (base.abstain_sentence_below, base.abstain_unnamed_below) else ""
+        print(f"{pair[0]!s:>5}, {pair[1]!s:>5} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | "
+              f"{share(te_out, s):5.1f} {share(te_in, s):5.1f} | {cells}{mark}")
 
 
 def bench_signals(p: Pipeline, train: list[Question], by_article: dict, scifact_store: str | None) -> None:
