@@ -424,7 +424,8 @@ def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "")
 
 
 # Pruning for two passages: no score floors and no early stop, so the context fills its budget.
-MULTI_HOP_PRUNING: dict[str, Any] = dict(min_score=None, sentence_min_score=0.0, evidence_mass=None)
+MULTI_HOP_PRUNING: dict[str, Any] = dict(min_score=None, sentence_min_score=0.0, weak_passage_floor=None,
+                                         evidence_mass=None)
 
 
 def multi_hop_settings(s: Settings) -> Settings:
@@ -526,7 +527,8 @@ def _prune_config(s: Settings) -> PruneConfig:
     return PruneConfig(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
                        adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
                        mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
-                       sentence_min_score=s.sentence_min_score, sentence_neighbors=s.sentence_neighbors,
+                       sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
+                       sentence_neighbors=s.sentence_neighbors,
                        token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
                        evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
                        evidence_cover=s.evidence_cover or s.cover_names)

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     mmr_lambda: float | None = Field(None, ge=0, le=1)
     sentence_prune: bool = True
     sentence_min_score: float = Field(0.02, ge=0, le=1)
+    weak_passage_floor: float | None = Field(
+        0.03, ge=0, le=1, description="a passage whose calibrated score is under this keeps only sentences "
+                                       "scoring at least this themselves; None: off")
     sentence_neighbors: int = Field(0, ge=0, le=5)
     token_budget: int | None = Field(350, ge=1, description="ceiling on the tiktoken tokens of the whole context "
                                                            "(with evidence_mass the evidence decides below it)")
@@ -189,6 +192,7 @@ class Settings(BaseSettings):
             "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
             "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
+            "weak_passage_floor",
             "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_siblings",
             "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below",
             "abstain_unnamed_below", "answerer", "reasoning_effort",

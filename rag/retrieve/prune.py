@@ -30,6 +30,10 @@ class PruneConfig:
     mmr_lambda: float | None = None
     sentence_prune: bool = True
     sentence_min_score: float = 0.05
+    # A passage scoring under this keeps only sentences that score at least this themselves: a near-zero
+    # sentence of a near-zero passage is filler, while a weak sentence of a relevant passage (a bridge, an
+    # answer beside the best sentence) is not.
+    weak_passage_floor: float | None = None
     sentence_neighbors: int = 0
     token_budget: int | None = 130
     max_passages: int | None = 8
@@ -264,7 +268,9 @@ class Pruner:
             for i, s in enumerate(scores):
                 if s > best_score:
                     best_item, best_idx, best_score = it, i, s
-            chosen = {i for i, s in enumerate(scores) if s >= t}
+            floor = t if self.cfg.weak_passage_floor is None or it.score >= self.cfg.weak_passage_floor else max(
+                t, self.cfg.weak_passage_floor)
+            chosen = {i for i, s in enumerate(scores) if s >= floor}
             for i in list(chosen):
                 chosen.update(j for j in range(i - n, i + n + 1) if 0 <= j < len(scores))
             dropped_sentences += len(scores) - len(chosen)
@@ -273,7 +279,8 @@ class Pruner:
             if it.keep:
                 kept_items.append(it)
             else:
-                dropped.append(Drop(it.cand.id, f"no sentence scored >= {t} (best {max(scores):.3f})"))
+                weak = f" in a passage scoring {it.score:.3f}" if floor > t else ""
+                dropped.append(Drop(it.cand.id, f"no sentence scored >= {floor}{weak} (best {max(scores):.3f})"))
         if not kept_items and best_item is not None and not self.cfg.allow_empty:
             best_item.keep = [best_idx]
             best_item.unit_scores = {best_idx: best_score}

@@ -106,6 +106,19 @@ def test_passage_with_no_sentence_left_is_dropped_not_an_error() -> None:
     assert [p.text for p in passages] == ["Weaker."]
 
 
+def test_a_weak_passage_keeps_only_sentences_that_clear_the_floor_themselves() -> None:
+    cands = [cand("a", 0.6, "Answer here. Weak aside.", [0.5, 0.025]),
+             cand("b", 0.01, "Filler one. Filler two. A real hint.", [0.025, 0.02, 0.04])]
+    passages, trace = run(cands, sentence_prune=True, sentence_min_score=0.02, weak_passage_floor=0.03)
+    assert [p.text for p in passages] == ["Answer here. Weak aside.", "A real hint."]  # "a" is not weak
+    passages, trace = run(cands[:1] + [cand("c", 0.01, "Filler.", [0.025])], sentence_prune=True,
+                          sentence_min_score=0.02, weak_passage_floor=0.03)
+    assert [p.id for p in passages] == ["a"]
+    assert "no sentence scored >= 0.03 in a passage scoring 0.010" in trace["sentences"].dropped[0].reason
+    passages, _ = run(cands, sentence_prune=True, sentence_min_score=0.02)  # off: every sentence >= 0.02 stays
+    assert passages[1].text == "Filler one. Filler two. A real hint."
+
+
 def test_budget_packs_by_relevance_and_cuts_a_huge_passage_at_sentences() -> None:
     huge = " ".join(f"Sentence {i} has five words." for i in range(40))
     scores = [0.1] * 40
