@@ -453,6 +453,9 @@ def check_filter(where: dict) -> None:
         raise InputError(f"filters: {e}") from None
 
 
+_ANYWAY = "set abstain_below=None to call the model anyway"
+
+
 def nothing_to_read(ctx: Context, s: Settings) -> str:
     """Why the context is not worth a model call ("" when it is)."""
     if not ctx.passages:  # only with allow_empty
@@ -462,22 +465,21 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     best = max(p.score for p in ctx.passages)
     if best < s.abstain_below:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
-                "set abstain_below=None to call the model anyway)")
+                f"{_ANYWAY})")
     # The sentence model learned what answers to questions look like: only a question's lack of one counts.
     answer = max((score for p in ctx.passages for *_, score in p.sentences), default=None)
     if answer is None or not is_question(ctx.question):
         return ""
-    anyway = "set abstain_below=None to call the model anyway"
     if s.abstain_sentence_below is not None and answer < s.abstain_sentence_below:
         return (f"no sentence answers the question (best answer probability {answer:.3f} < "
-                f"abstain_sentence_below {s.abstain_sentence_below}; {anyway})")
+                f"abstain_sentence_below {s.abstain_sentence_below}; {_ANYWAY})")
     # A weak answer about something else: the store holds a neighbour of what was asked about, not it.
     if s.abstain_unnamed_below is not None and answer < s.abstain_unnamed_below:
         missing = unmentioned_names(ctx.question, ctx.text)
         if missing:
             return (f"the context never mentions {', '.join(repr(m) for m in missing)} and no sentence clearly "
                     f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
-                    f"{s.abstain_unnamed_below}; {anyway})")
+                    f"{s.abstain_unnamed_below}; {_ANYWAY})")
     return ""
 
 

@@ -120,10 +120,10 @@ def unmentioned_names(question: str, text: str) -> list[str]:
     >>> unmentioned_names("Who did Muhummad Ali fight in 1975 in Manila?", "Muhammad Ali fought Frazier.")
     ['1975', 'Manila']
     """
-    stems, words = set(term_tuple(text)), set(_WORD.findall(text.lower()))
-    missing = [w for w in _named_words(question)
-               if not (set(terms(w)) <= stems or _near(w.lower().strip(".'’"), words))]
-    return list(dict.fromkeys(w.strip(".'’") for w in missing))
+    # a whole context is seen once: terms(), not the memoised term_tuple(), so it does not crowd that cache
+    stems, words = set(terms(text)), set(_WORD.findall(text.lower()))
+    names = dict.fromkeys(w.strip(".'’") for w in _named_words(question))
+    return [w for w in names if not (set(terms(w)) <= stems or _near(w.lower(), words))]
 
 
 def _near(word: str, words: set[str]) -> bool:

@@ -268,8 +268,9 @@ class Pruner:
             for i, s in enumerate(scores):
                 if s > best_score:
                     best_item, best_idx, best_score = it, i, s
-            floor = t if self.cfg.weak_passage_floor is None or it.score >= self.cfg.weak_passage_floor else max(
-                t, self.cfg.weak_passage_floor)
+            floor, weak = t, self.cfg.weak_passage_floor
+            if weak is not None and it.score < weak:
+                floor = max(t, weak)
             chosen = {i for i, s in enumerate(scores) if s >= floor}
             for i in list(chosen):
                 chosen.update(j for j in range(i - n, i + n + 1) if 0 <= j < len(scores))
@@ -279,8 +280,8 @@ class Pruner:
             if it.keep:
                 kept_items.append(it)
             else:
-                weak = f" in a passage scoring {it.score:.3f}" if floor > t else ""
-                dropped.append(Drop(it.cand.id, f"no sentence scored >= {floor}{weak} (best {max(scores):.3f})"))
+                why = f" in a passage scoring {it.score:.3f}" if floor > t else ""
+                dropped.append(Drop(it.cand.id, f"no sentence scored >= {floor}{why} (best {max(scores):.3f})"))
         if not kept_items and best_item is not None and not self.cfg.allow_empty:
             best_item.keep = [best_idx]
             best_item.unit_scores = {best_idx: best_score}
