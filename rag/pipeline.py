@@ -42,7 +42,7 @@ from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.evidence import EvidenceSource
 from rag.retrieve.features import Evidence, Idf, query_terms
-from rag.retrieve.hop import cut_from_documents, multi_hop_links, openings_first, second_hop
+from rag.retrieve.hop import cut_from_documents, multi_hop_links, named_leads, openings_first, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
@@ -60,6 +60,7 @@ class Ranked(NamedTuple):
     qvec: np.ndarray
     idf: Idf
     linked: list[str]  # passages a multi-hop question reaches by name ([]: not multi-hop; else prune for two)
+    leads: dict[str, str | None]  # passages a name raised from next to nothing -> who names them (hop.named_leads)
 
 
 class Pipeline:
@@ -218,7 +219,7 @@ class Pipeline:
     def _retrieve(self, question: str, s: Settings, where: dict | None,
                   passages: Sequence[PassageInput] | None) -> Context:
         trace = Trace()
-        ranked, vectors, qvec, idf, linked = self._ranked(question, s, where, passages, trace)
+        ranked, vectors, qvec, idf, linked, leads = self._ranked(question, s, where, passages, trace)
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
         with timed_stage(trace, "sentence scores", len(ranked), trace.stages[0].tokens_in,
                          note="calibrated probability per sentence"):
@@ -231,7 +232,7 @@ class Pipeline:
                 f"opening sentences first in {', '.join(linked)}")
             s = hop
             ranked = openings_first(ranked, linked)
-        pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s))
+        pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s), leads=leads)
         with telemetry.span("leanrag.prune") as sp:
             kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
             telemetry.prune_events(sp, stages)
@@ -343,6 +344,7 @@ class Pipeline:
             ranked = sorted(reranked, key=lambda c: -c.score)
             stage.note = reranker.name
         linked: list[str] = []
+        leads: dict[str, str | None] = {}
         if s.hop and s.reranker == "none":
             with timed_stage(trace, "hop", len(ranked), tokens, note="skipped: reranker=none leaves the scores "
                              "uncalibrated, and the hop's lifts are measured in calibrated scores"):
@@ -352,11 +354,13 @@ class Pipeline:
                 hop = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
                 ranked = hop.ranked
                 linked = multi_hop_links(question, ranked, hop.lifts)
+                if s.hop_openings is not None:
+                    leads = named_leads(ranked, hop.lifts, s.hop_openings)
                 stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(
                     f"{d.id}: {d.reason}" for d in hop.lifts)
                 if hop.lifts and cut_from_documents(ranked):
                     stage.note += "; no multi-hop switch: untitled sections, most not opening with a subject"
-        return Ranked(ranked, evidence, qvec, idf, linked)
+        return Ranked(ranked, evidence, qvec, idf, linked, leads)
 
     @property
     def vector_cache_bytes(self) -> int:

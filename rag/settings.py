@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     hop_budget: int | None = Field(
         350, ge=1, description="when the hop links a passage (a multi-hop question): this token budget, "
                                "score floors off; None keeps the single-answer pruning")
+    hop_openings: float | None = Field(
+        0.1, ge=0, le=1, description="once the evidence is enough, also keep the opening sentence of each passage "
+                                      "that a kept passage (or the question) names, when the name at least "
+                                      "doubled its score to this or more (within token_budget); None: off")
 
     # --- prune (each step a toggle: None / False switches it off) -------------------------
     min_score: float | None = Field(None, ge=0, le=1, description="absolute calibrated threshold")
@@ -190,8 +194,8 @@ class Settings(BaseSettings):
     api_overrides: list[str] = Field(
         default_factory=lambda: [
             "candidate_depth", "dense", "sentence_search", "lexical", "fusion", "rrf_k", "fusion_weights",
-            "reranker", "llm_rerank_depth", "hop", "hop_budget", "min_score", "relative_cut", "adaptive_cut",
-            "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
+            "reranker", "llm_rerank_depth", "hop", "hop_budget", "hop_openings", "min_score", "relative_cut",
+            "adaptive_cut", "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
             "weak_passage_floor",
             "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_siblings",
             "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below",

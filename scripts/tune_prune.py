@@ -33,7 +33,7 @@ def main() -> None:
     s = p.settings
     cached = []
     for q in qs:
-        ranked, ev, qvec, idf, _ = p._ranked(q.text, s, None, None, Trace())
+        ranked, ev, qvec, idf, *_ = p._ranked(q.text, s, None, None, Trace())
         ranked = score_sentences(q.text, ranked, ev, qvec=qvec, idf=idf)
         cached.append((q, ranked, {k: e.vector for k, e in ev.items()}))
     grid = {

@@ -40,6 +40,9 @@ class Lift:
     reason: str
     anchor: str | None = None  # the top passage that names the lifted one; None: the question does
     share: float | None = None  # how much of the name the anchor holds in other words; None: as written
+    before: float = 0.0  # the score before and after the lift
+    after: float = 0.0
+    by_name: bool = False  # a name link lifted it (not only the share of its opening sentence a top passage holds)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
         best, why, anchor, share = (_named(c, name, (question, q), tops, lowered, ranked[0].score, held, q_terms, idf)
                                     if not shared else (0.0, "", None, None))
         target = weight * best
+        by_name = bool(why) and target > c.score
         lead = _lead_link(c, tops, held, q_terms, idf) if idf is not None else None
         if lead is not None and lead[0] > max(target, c.score):
             if shared:  # one of several sections of an article: no bridge (see is_multi_hop)
@@ -143,7 +147,8 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
             why = (why + "; " if why else "") + f"top passage {lead[1]} holds {lead[2]:.0%} of its opening sentence"
             target = lead[0]
         if target > c.score:
-            lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor, share))
+            lifted.append(Lift(c.id, f"score {c.score:.3f} -> {target:.3f}: {why}", anchor, share, c.score, target,
+                               by_name))
             c.scores["hop"] = target
             c.score = target
     return lifted
@@ -282,6 +287,18 @@ def multi_hop_links(question: str, ranked: list[Candidate], lifted: list[Lift]) 
     # one entity under two titles ("X" and "X (copy)") is still one entity
     links += [cid for a, cid in named.items() if any(a not in b and b not in a for b in named)]
     return list(dict.fromkeys(links))
+
+
+def named_leads(ranked: list[Candidate], lifts: list[Lift], floor: float) -> dict[str, str | None]:
+    """Passages a name link raised from next to nothing (at least twofold, to ``floor`` or more), each with the
+    passage that names it (None: the question names it). The question does not resemble such a passage, so
+    its sentences score low and the evidence can add up without it; its opening sentence says what the named
+    thing is ("The Oklahoma Sooners men's basketball team represents ..." for "At Oklahoma, McNatt led his
+    team"). None for sections of documents, whose names are their document's topic (see
+    ``cut_from_documents``)."""
+    if cut_from_documents(ranked):
+        return {}
+    return {d.id: d.anchor for d in lifts if d.by_name and d.after >= floor and d.after >= 2 * d.before}
 
 
 def openings_first(ranked: list[Candidate], linked: list[str]) -> list[Candidate]:

@@ -88,11 +88,15 @@ class Selection:
 
 
 class Pruner:
-    def __init__(self, config: PruneConfig, count: Count, question_terms: dict[str, float] | None = None) -> None:
+    def __init__(self, config: PruneConfig, count: Count, question_terms: dict[str, float] | None = None, *,
+                 leads: dict[str, str | None] | None = None) -> None:
         self.cfg = config
         self._count = count
         self._cache: dict[str, int] = {}
         self.q_terms = question_terms or {}  # term -> IDF: what coverage is measured against
+        # With evidence_mass, once the evidence is enough: passages whose opening sentence is kept when the
+        # passage naming them is (id -> its id; None: the question names it). See hop.named_leads.
+        self.leads = leads or {}
         self.stop_reason = ""
 
     def count(self, text: str) -> int:
@@ -326,11 +330,17 @@ class Pruner:
                 if cover:
                     covered |= self._terms(it, idx)
         if enough and self.cfg.evidence_siblings is not None:
-            extra = self._siblings(items, budget, self.cfg.evidence_siblings, (estimate, parts))
+            extra, (estimate, parts) = self._siblings(items, budget, self.cfg.evidence_siblings, (estimate, parts))
             added += extra
             if extra:
                 enough += f"; kept {len(extra)} more sentence(s) scoring >= {self.cfg.evidence_siblings} x " \
                           "their passage's best"
+        if enough and self.leads:
+            extra, (estimate, parts) = self._openings(items, budget, (estimate, parts))
+            added += extra
+            if extra:
+                enough += "; kept the opening sentence of " + ", ".join(
+                    f"{it.cand.id} (named by {self.leads[it.cand.id] or 'the question'})" for it, _ in extra)
         while added and self.tokens(items) > budget:  # a join that moved the count more than estimated
             it, before = added.pop()
             it.keep = before
@@ -348,25 +358,40 @@ class Pruner:
         return kept, dropped, "; ".join(x for x in (note, self.stop_reason) if x)
 
     def _siblings(self, items: list[Selection], budget: int, ratio: float, size: tuple[int, int]
-                  ) -> list[tuple[Selection, list[int]]]:
-        """Add to each kept passage its sentences scoring >= ``ratio`` x its best, best first, while they fit;
-        ``size`` is the kept sentences' summed counts and their number. Returns (item, keep before) per addition."""
-        estimate, parts = size
-        added: list[tuple[Selection, list[int]]] = []
+                  ) -> tuple[list[tuple[Selection, list[int]]], tuple[int, int]]:
+        """Add to each kept passage its sentences scoring >= ``ratio`` x its best, best first, while they fit."""
+        wanted = []
         for it in [it for it in items if it.keep and it.unit_scores]:
             top = max(it.unit_scores.values())
-            for i, sc in sorted(it.unit_scores.items(), key=lambda u: -u[1]):
-                if i in it.keep or sc < ratio * top:
-                    continue
-                before = list(it.keep)
-                it.keep = sorted([*before, i])
-                new = self.count(it.cand.text[slice(*it.cand.sentences[i])])
-                if self._fits(items, budget, estimate + new, parts + 1):
-                    added.append((it, before))
-                    estimate, parts = estimate + new, parts + 1
-                else:
-                    it.keep = before
-        return added
+            wanted += [(it, i) for i, sc in sorted(it.unit_scores.items(), key=lambda u: -u[1]) if sc >= ratio * top]
+        return self._add_sentences(items, budget, wanted, size)
+
+    def _openings(self, items: list[Selection], budget: int, size: tuple[int, int]
+                  ) -> tuple[list[tuple[Selection, list[int]]], tuple[int, int]]:
+        """Add the opening sentence of each lead (``self.leads``) whose naming passage is kept, while it fits."""
+        kept = {it.cand.id for it in items if it.keep}
+        wanted = [(it, 0) for it in items
+                  if it.cand.id in self.leads and it.cand.sentences and self.leads[it.cand.id] in kept | {None}]
+        return self._add_sentences(items, budget, wanted, size)
+
+    def _add_sentences(self, items: list[Selection], budget: int, wanted: list[tuple[Selection, int]],
+                       size: tuple[int, int]) -> tuple[list[tuple[Selection, list[int]]], tuple[int, int]]:
+        """Keep each (item, sentence index) of ``wanted`` in order while it fits; ``size`` is the kept sentences'
+        summed counts and their number. Returns (item, keep before) per addition, and the new size."""
+        estimate, parts = size
+        added: list[tuple[Selection, list[int]]] = []
+        for it, i in wanted:
+            if i in it.keep:
+                continue
+            before = list(it.keep)
+            it.keep = sorted([*before, i])
+            new = self.count(it.cand.text[slice(*it.cand.sentences[i])])
+            if self._fits(items, budget, estimate + new, parts + 1):
+                added.append((it, before))
+                estimate, parts = estimate + new, parts + 1
+            else:
+                it.keep = before
+        return added, (estimate, parts)
 
     def _units(self, items: list[Selection]) -> list[tuple[float, int, Selection, list[int]]]:
         """Single sentences ranked by their own score once sentences were scored, else whole passages;

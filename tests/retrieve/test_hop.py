@@ -235,3 +235,27 @@ def test_sections_cut_from_a_document_get_no_multi_hop_switch() -> None:
     for pool in (leads, sourced):
         assert not cut_from_documents(pool)
         assert multi_hop_links(q, pool, second_hop(q, pool).lifts) == ["t", "l"]
+
+
+def test_named_leads_are_passages_a_name_raised_from_next_to_nothing() -> None:
+    """A passage a name lifted at least twofold is a lead of the passage naming it; a passage only echoing a top
+    passage's words, one barely lifted, and sections of one document are not."""
+    from rag.retrieve.hop import named_leads
+
+    q = "Where was the director of Some Film born?"
+    top = Candidate("t", "Some Film was directed by Jane Roe for Acme Studios in 1999.", score=0.8)
+    person = Candidate("s", "Jane Roe (born 1950) is a director from Ohio.", score=0.02)
+    studio = Candidate("p", "Acme Studios is a company that makes films.", score=0.5)
+    noise = Candidate("n", "Quokkas are small marsupials.", score=0.01)
+    hop = second_hop(q, [top, studio, person, noise])
+    lifted = {d.id: d for d in hop.lifts}
+    assert lifted["s"].by_name and lifted["s"].after >= 2 * lifted["s"].before
+    leads = named_leads(hop.ranked, hop.lifts, 0.1)
+    assert leads["s"] == "t" and "n" not in leads
+    assert "p" not in leads  # named too, but it scored well already: the question reaches it
+    assert named_leads(hop.ranked, hop.lifts, 0.9) == {}  # lifted to less than the floor
+    # sections cut from one document: names are its topic
+    sections = [Candidate(f"x{i}", f"In {1930 + i}, the season went on.", score=0.05) for i in range(4)]
+    pool = [top, person, *sections]
+    lifts = second_hop(q, pool).lifts
+    assert "s" in {d.id for d in lifts} and named_leads(pool, lifts, 0.1) == {}

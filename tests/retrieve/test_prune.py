@@ -251,3 +251,27 @@ def test_evidence_siblings_keep_the_near_misses_of_a_kept_passage() -> None:
     assert "kept 1 more sentence(s)" in trace["budget"].note and "evidence enough" in trace["budget"].note
     capped, _ = run([best, other], **{**cfg, "token_budget": 5}, evidence_siblings=0.5)
     assert sum(words(p.text) for p in capped) <= 5
+
+
+def test_a_lead_named_by_a_kept_passage_keeps_its_opening_sentence() -> None:
+    """Once the evidence is enough, a passage a kept passage names (hop.named_leads) keeps its opening
+    sentence: it says what the named thing is, which the question never resembles."""
+    top = cand("t", 0.9, "At Oklahoma, McNatt led his team in 1939. He was fast.", [0.9, 0.3])
+    team = cand("s", 0.4, "The Oklahoma Sooners team represents the university. It plays in Norman.", [0.02, 0.03])
+    other = cand("o", 0.3, "Quokkas are small. They live on islands.", [0.02, 0.02])
+    cfg = PruneConfig(**{**OFF, "token_budget": 100, "evidence_mass": 0.875, "evidence_siblings": None})
+
+    def kept(leads: dict[str, str | None] | None) -> tuple[str, str]:
+        pruner = Pruner(cfg, words, leads=leads)
+        passages, _ = pruner.run([top, team, other])
+        return " ".join(p.text for p in passages), pruner.stop_reason
+
+    text, stop = kept(None)
+    assert "Sooners" not in text and "evidence enough" in stop
+    text, stop = kept({"s": "t"})
+    assert "The Oklahoma Sooners team represents the university." in text and "Norman" not in text
+    assert "kept the opening sentence of s (named by t)" in stop and "Quokkas" not in text
+    assert "Sooners" not in kept({"s": "o"})[0]  # named by a passage that was not kept
+    assert "Sooners" in kept({"s": None})[0]  # named by the question
+    tight = PruneConfig(**{**OFF, "token_budget": 10, "evidence_mass": 0.875, "evidence_siblings": None})
+    assert "Sooners" not in " ".join(p.text for p in Pruner(tight, words, leads={"s": "t"}).run([top, team])[0])
