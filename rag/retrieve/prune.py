@@ -369,9 +369,9 @@ class Pruner:
     def _openings(self, items: list[Selection], budget: int, size: tuple[int, int]
                   ) -> tuple[list[tuple[Selection, list[int]]], tuple[int, int]]:
         """Add the opening sentence of each lead (``self.leads``) whose naming passage is kept, while it fits."""
-        kept = {it.cand.id for it in items if it.keep}
+        namers: set[str | None] = {None, *(it.cand.id for it in items if it.keep)}  # None: the question
         wanted = [(it, 0) for it in items
-                  if it.cand.id in self.leads and it.cand.sentences and self.leads[it.cand.id] in kept | {None}]
+                  if it.cand.id in self.leads and it.cand.sentences and self.leads[it.cand.id] in namers]
         return self._add_sentences(items, budget, wanted, size)
 
     def _add_sentences(self, items: list[Selection], budget: int, wanted: list[tuple[Selection, int]],
