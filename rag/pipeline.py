@@ -427,9 +427,10 @@ def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "")
             telemetry.stage_attributes(sp, stage)
 
 
-# Pruning for two passages: no score floors and no early stop, so the context fills its budget.
+# Pruning for two passages: no score floors and no early stop, so the context fills its budget; sentences
+# rank with their passage's score too (tuned on HotpotQA train, 0.15/0.3/0.5/0.7: 0.3).
 MULTI_HOP_PRUNING: dict[str, Any] = dict(min_score=None, sentence_min_score=0.0, weak_passage_floor=None,
-                                         evidence_mass=None)
+                                         evidence_mass=None, passage_weight=0.3)
 
 
 def multi_hop_settings(s: Settings) -> Settings:
@@ -534,7 +535,7 @@ def _prune_config(s: Settings) -> PruneConfig:
                        adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
                        mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
                        sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
-                       sentence_neighbors=s.sentence_neighbors,
+                       sentence_neighbors=s.sentence_neighbors, passage_weight=s.passage_weight,
                        token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
                        evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
                        evidence_cover=s.evidence_cover or s.cover_names)

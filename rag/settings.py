@@ -113,6 +113,8 @@ class Settings(BaseSettings):
         0.03, ge=0, le=1, description="a passage whose calibrated score is under this keeps only sentences "
                                        "scoring at least this themselves; None: off")
     sentence_neighbors: int = Field(0, ge=0, le=5)
+    passage_weight: float = Field(0.0, ge=0, le=1, description="rank sentences by score^(1-w) x their passage's "
+                                  "score^w (the multi-hop pruning uses 0.3, so a bridge passage's sentences count)")
     token_budget: int | None = Field(350, ge=1, description="ceiling on the tiktoken tokens of the whole context "
                                                            "(with evidence_mass the evidence decides below it)")
     max_passages: int | None = Field(8, ge=1)
@@ -197,7 +199,8 @@ class Settings(BaseSettings):
             "reranker", "llm_rerank_depth", "hop", "hop_budget", "hop_openings", "min_score", "relative_cut",
             "adaptive_cut", "adaptive_min_gap", "dedup_threshold", "mmr_lambda", "sentence_prune", "sentence_min_score",
             "weak_passage_floor",
-            "sentence_neighbors", "token_budget", "max_passages", "allow_empty", "evidence_mass", "evidence_siblings",
+            "sentence_neighbors", "passage_weight", "token_budget", "max_passages", "allow_empty", "evidence_mass",
+            "evidence_siblings",
             "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below",
             "abstain_unnamed_below", "answerer", "reasoning_effort",
             "temperature", "max_completion_tokens", "extractive_sentences"],

@@ -35,6 +35,10 @@ class PruneConfig:
     # answer beside the best sentence) is not.
     weak_passage_floor: float | None = None
     sentence_neighbors: int = 0
+    # Sentences are ranked by score^(1-w) x their passage's score^w. With w > 0 a passage the hop lifted by
+    # its name (a bridge) ranks its plain sentences ("The SAS was founded in 1941") above strong-sounding
+    # sentences of passages nothing points to; a sentence score alone cannot see that lift.
+    passage_weight: float = 0.0
     token_budget: int | None = 130
     max_passages: int | None = 8
     allow_empty: bool = False
@@ -399,7 +403,9 @@ class Pruner:
         units: list[tuple[float, int, Selection, list[int]]] = []
         for rank, it in enumerate(items):
             if it.unit_scores:
-                units += [(sc, rank, it, [i]) for i, sc in it.unit_scores.items()]
+                w = self.cfg.passage_weight
+                units += [(sc if not w else sc ** (1 - w) * max(it.score, 0.0) ** w, rank, it, [i])
+                          for i, sc in it.unit_scores.items()]
             else:
                 units.append((it.score, rank, it, list(it.keep)))
                 sc = it.cand.sentence_scores or [it.score] * len(it.cand.sentences)

@@ -275,3 +275,29 @@ def test_a_lead_named_by_a_kept_passage_keeps_its_opening_sentence() -> None:
     assert "Sooners" in kept({"s": None})[0]  # named by the question
     tight = PruneConfig(**{**OFF, "token_budget": 10, "evidence_mass": 0.875, "evidence_siblings": None})
     assert "Sooners" not in " ".join(p.text for p in Pruner(tight, words, leads={"s": "t"}).run([top, team])[0])
+
+
+def test_passage_weight_ranks_a_bridge_passages_plain_sentence_above_a_stray_strong_one() -> None:
+    """A passage the hop lifted (score 0.3) holds the fact in a sentence that scores low on its own; with
+    passage_weight its passage's score counts, so it beats a stray sentence of a passage nothing points to."""
+    top = cand("a", 0.9, "Cold Comfort was an SAS raid.", [0.9])
+    bridge = cand("b", 0.3, "The SAS is a British unit. The SAS was founded in 1941.", [0.03, 0.04])
+    stray = cand("c", 0.01, "Special forces units train hard.", [0.08])
+    cfg = dict(sentence_prune=True, sentence_min_score=0.0, token_budget=12)
+
+    def text(**extra: float) -> str:
+        return " ".join(p.text for p in run([top, bridge, stray], **cfg, **extra)[0])
+
+    assert "Special forces" in text() and "1941" not in text()
+    weighted = text(passage_weight=0.3)
+    assert "The SAS was founded in 1941." in weighted and "Special forces" not in weighted
+    assert "British unit" not in weighted and words(weighted) <= 12
+
+
+def test_multi_hop_pruning_weighs_the_passage_score() -> None:
+    from rag.pipeline import _prune_config, multi_hop_settings
+    from rag.settings import Settings
+
+    s = Settings()
+    assert _prune_config(s).passage_weight == 0.0
+    assert _prune_config(multi_hop_settings(s)).passage_weight == pytest.approx(0.3)
