@@ -29,7 +29,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     pos = 0
     for m in _END.finditer(text):
         end = m.end()
-        if m.group(0).startswith(".") and _is_abbreviation(text, m.start()):
+        if m.group(0).startswith(".") and _is_abbreviation(text, m.start(), end):
             continue
         _add(text, pos, end, spans)
         pos = end
@@ -37,14 +37,14 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _is_abbreviation(text: str, dot: int) -> bool:
+def _is_abbreviation(text: str, dot: int, end: int) -> bool:
     start = dot
     while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
         start -= 1
     word = text[start:dot].lower()
     if word in _ABBREV or (len(word) == 1 and word.isalpha()):
         return True
-    nxt = text[dot + 1:dot + 3].strip()
+    nxt = text[end:end + 3].strip()  # after any closing quote or bracket: "(a S.à r.l.) and ..."
     return bool(nxt) and nxt[0].islower()  # "approx. ten", a lower-case start is no new sentence
 
 
@@ -224,8 +224,9 @@ def _lead_subject(head: str) -> str:
 
 # "Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was ...": the name the
 # other passages use.
-_ALIAS = re.compile(r"\b(?:better |also |professionally |popularly )?known (?:professionally )?(?:as|by (?:his|her|"
-                    r"their|its|the) (?:stage |professional |pen |ring )?name)\s+[\"“]?([A-Z][\w'’.&-]*"
+_ALIAS = re.compile(r"\b(?:(?:better |also |professionally |popularly )?known (?:professionally )?(?:as|by (?:his|her|"
+                    r"their|its|the) (?:stage |professional |pen |ring )?name)|abbreviated(?: as| to)?|shortened to|"
+                    r"(?:also|commonly|often) called)\s+[\"“]?([A-Z][\w'’.&-]*"
                     r"(?:\s+(?:of |the |de |van |von )?[A-Z][\w'’.&-]*){0,4})")
 
 
@@ -235,7 +236,9 @@ def lead_aliases(opening: str) -> list[str]:
     >>> lead_aliases("Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was a singer.")
     ['Patti Page']
     """
-    return list(_lead_aliases(opening[:300]))
+    subject = lead_subject(opening)
+    other = [subject.split(" or ", 1)[1]] if " or " in subject else []  # "Bhavageete or Bhavageeth"
+    return list(_lead_aliases(opening[:300])) + other
 
 
 @lru_cache(maxsize=50_000)

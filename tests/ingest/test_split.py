@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rag.ingest.split import Splitter, chunk_id, markdown_sections
-from rag.text import embed_text
+from rag.text import embed_text, sentence_spans
 from rag.types import Document
 
 
@@ -57,3 +57,12 @@ def test_chunk_ids_depend_on_content_document_and_position() -> None:
     assert a == chunk_id("doc", 0, 0, "text")
     assert len({a, chunk_id("doc2", 0, 0, "text"), chunk_id("doc", 1, 0, "text"),
                 chunk_id("doc", 0, 5, "text"), chunk_id("doc", 0, 0, "text!")}) == 5
+
+
+def test_a_sentence_goes_on_after_an_abbreviation_closed_by_a_bracket_or_quote() -> None:
+    """A lower-case word after "r.l.)" or 'go."' continues the sentence; a capital after a full stop starts one."""
+    text = ('A GmbH is common in Switzerland (where it is a S.à r.l.) and Liechtenstein. He said "go." then '
+            "left. Approx. ten came. Then none.")
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "A GmbH is common in Switzerland (where it is a S.à r.l.) and Liechtenstein.",
+        'He said "go." then left.', "Approx. ten came.", "Then none."]

@@ -215,6 +215,24 @@ def test_a_subject_known_by_another_name_is_linked_by_it() -> None:
     assert lead_subject("In 1990, the band split.") == ""
 
 
+def test_other_names_a_lead_gives_link_it_too() -> None:
+    """An opening sentence's abbreviation ("abbreviated GmbH") and a subject given two ways ("X or Y") are
+    names other passages use; a top passage writing one lifts the lead from nothing."""
+    from rag.text import lead_aliases
+
+    assert lead_aliases("A Gesellschaft mit beschränkter Haftung (abbreviated GmbH) is a legal entity.") == ["GmbH"]
+    assert lead_aliases("Bhavageete or Bhavageeth (literally 'emotion poetry') is a form of poetry.") == ["Bhavageeth"]
+    assert lead_aliases("The cat, also called Felis, is small.") == ["Felis"]
+    assert lead_aliases("Ed Wood (born 1924) was a filmmaker.") == []
+    top = Candidate("t", "VIVA Media GmbH (until 2004 VIVA Media AG) is a music network.", score=0.6)
+    lead = Candidate("g", "A Gesellschaft mit beschränkter Haftung (abbreviated GmbH) is a type of legal entity "
+                          "very common in Germany.", score=0.0)
+    noise = Candidate("n", "Robyn (born 1979) is a Swedish singer.", score=0.01)
+    hop = second_hop("What does the new acronym of VIVA Media AG stand for?", [top, noise, lead])
+    assert [c.id for c in hop.ranked][:2] == ["t", "g"]
+    assert "as 'gmbh'" in next(d.reason for d in hop.lifts if d.id == "g")
+
+
 def test_sections_cut_from_a_document_get_no_multi_hop_switch() -> None:
     """Untitled passages without their own sources, most not opening with a subject, are sections of one
     document: the name one opens with is the document's topic, which the others mention, not a bridge."""
