@@ -129,7 +129,7 @@ def _lift(question: str, ranked: list[Candidate], anchors: int, weight: float, i
     q = question.lower()
     q_terms = set(term_tuple(question))
     tops = ranked[:anchors]
-    held = {a.id: set(term_tuple(a.text)) for a in tops} if idf is not None else {}  # once per anchor
+    held = {a.id: _held(a.text) for a in tops} if idf is not None else {}  # once per anchor
     lowered = {a.id: a.text.lower() for a in tops}
     lifted: list[Lift] = []
     for c in ranked:
@@ -194,6 +194,17 @@ def _lead_link(c: Candidate, tops: list[Candidate], held: dict[str, set[str]], q
         if best is None or lifted > best[0]:
             best = (lifted, a.id, part)
     return best
+
+
+_ADJECTIVE = re.compile(r"\b[A-Z][a-z]{3,}n\b")  # "Tunisian", "Brazilian", "American"
+
+
+def _held(text: str) -> set[str]:
+    """The terms a passage holds, with the place a capitalised adjective names: "the Tunisian national team"
+    holds "Tunisia" ("Tunisia national football team"), "Brazilian" holds "Brazil"."""
+    roots = {w[:-k] for w in _ADJECTIVE.findall(text) for k, end in ((1, "n"), (2, "an"), (3, "ian"))
+             if w.endswith(end)}
+    return set(term_tuple(text)) | {t for r in roots for t in term_tuple(r)}
 
 
 def _opening(c: Candidate) -> str:

@@ -277,3 +277,23 @@ def test_named_leads_are_passages_a_name_raised_from_next_to_nothing() -> None:
     pool = [top, person, *sections]
     lifts = second_hop(q, pool).lifts
     assert "s" in {d.id for d in lifts} and named_leads(pool, lifts, 0.1) == {}
+
+
+def test_a_place_adjective_holds_the_place_it_names() -> None:
+    """"The Tunisian national team" holds "Tunisia": the team's passage, which names the country, is lifted;
+    a passage of another country is not."""
+    from rag.retrieve.features import Idf
+    from rag.retrieve.hop import _held
+
+    assert {"tunisia", "brazil"} <= _held("He played for the Tunisian side and the Brazilian one.")
+    assert "tunisian" in _held("He played for the Tunisian side.")  # the word itself is still held
+    keeper = Candidate("k", "Sadok Sassi is a former goalkeeper. He played for the Tunisian national team.",
+                       score=0.8)
+    team = Candidate("t", "The Tunisia national football team represents Tunisia in international football.",
+                     score=0.01)
+    other = Candidate("o", "The Morocco national football team represents Morocco in football.", score=0.02)
+    ranked = [keeper, other, team]
+    hop = second_hop("How many World Cups did the side Sadok Sassi kept goal for reach?", ranked,
+                     idf=Idf.from_texts([c.text for c in ranked]))
+    order = [c.id for c in hop.ranked]
+    assert order.index("t") < order.index("o")
