@@ -202,8 +202,7 @@ _ADJECTIVE = re.compile(r"\b[A-Z][a-z]{3,}n\b")  # "Tunisian", "Brazilian", "Ame
 def _held(text: str) -> set[str]:
     """The terms a passage holds, with the place a capitalised adjective names: "the Tunisian national team"
     holds "Tunisia" ("Tunisia national football team"), "Brazilian" holds "Brazil"."""
-    roots = {w[:-k] for w in _ADJECTIVE.findall(text) for k, end in ((1, "n"), (2, "an"), (3, "ian"))
-             if w.endswith(end)}
+    roots = {w[:-len(end)] for w in _ADJECTIVE.findall(text) for end in ("n", "an", "ian") if w.endswith(end)}
     return set(term_tuple(text)) | {t for r in roots for t in term_tuple(r)}
 
 
