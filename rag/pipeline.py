@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from rag import telemetry
+from rag.answer.abstain import nothing_to_read
 from rag.answer.factory import Answerer, make_answerer, resolve_answerer
 from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
@@ -47,7 +48,7 @@ from rag.retrieve.llm_rerank import LLMReranker
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
-from rag.text import STEMMED, embed_text, is_question, named_terms, text_processing, unmentioned_names
+from rag.text import STEMMED, embed_text, named_terms, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
 
@@ -456,36 +457,6 @@ def check_filter(where: dict) -> None:
         validate_where(where)
     except (ValueError, TypeError) as e:
         raise InputError(f"filters: {e}") from None
-
-
-_ANYWAY = "set abstain_below=None to call the model anyway"
-
-
-def nothing_to_read(ctx: Context, s: Settings) -> str:
-    """Why the context is not worth a model call ("" when it is)."""
-    if not ctx.passages:  # only with allow_empty
-        return "the context is empty"
-    if s.abstain_below is None:
-        return ""
-    best = max(p.score for p in ctx.passages)
-    if best < s.abstain_below:
-        return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
-                f"{_ANYWAY})")
-    # The sentence model learned what answers to questions look like: only a question's lack of one counts.
-    answer = max((score for p in ctx.passages for *_, score in p.sentences), default=None)
-    if answer is None or not is_question(ctx.question):
-        return ""
-    if s.abstain_sentence_below is not None and answer < s.abstain_sentence_below:
-        return (f"no sentence answers the question (best answer probability {answer:.3f} < "
-                f"abstain_sentence_below {s.abstain_sentence_below}; {_ANYWAY})")
-    # A weak answer about something else: the store holds a neighbour of what was asked about, not it.
-    if s.abstain_unnamed_below is not None and answer < s.abstain_unnamed_below:
-        missing = unmentioned_names(ctx.question, ctx.text)
-        if missing:
-            return (f"the context never mentions {', '.join(repr(m) for m in missing)} and no sentence clearly "
-                    f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
-                    f"{s.abstain_unnamed_below}; {_ANYWAY})")
-    return ""
 
 
 def _idf_of(lexical: LexicalCache) -> Idf:

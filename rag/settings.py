@@ -135,14 +135,20 @@ class Settings(BaseSettings):
     abstain_below: float | None = Field(
         0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
                                       "calibrated score reaches this; None: always call the model")
+    abstain_learned_above: float | None = Field(
+        0.88, ge=0, le=1, description="for queries phrased as questions, abstain when the learned probability "
+                                       "that the context lacks the answer (from the best kept sentence's answer "
+                                       "probability, the best passage's score and whether a name or number of "
+                                       "the question is missing) reaches this; claims and keyword queries are "
+                                       "judged by abstain_below alone. None: the two hand-set rules below. "
+                                       "abstain_below=None turns every rule off")
     abstain_sentence_below: float | None = Field(
-        0.05, ge=0, le=1, description="for queries phrased as questions, also abstain when no kept sentence's "
-                                       "answer probability reaches this (claims and keyword queries are judged "
-                                       "by abstain_below alone); None: off. abstain_below=None turns all off")
+        0.05, ge=0, le=1, description="with abstain_learned_above=None: for queries phrased as questions, abstain "
+                                       "when no kept sentence's answer probability reaches this; None: off")
     abstain_unnamed_below: float | None = Field(
-        0.2, ge=0, le=1, description="for queries phrased as questions, also abstain when a name or number of "
-                                      "the question appears nowhere in the context and no kept sentence's answer "
-                                      "probability reaches this; None: off")
+        0.2, ge=0, le=1, description="with abstain_learned_above=None: for queries phrased as questions, abstain "
+                                      "when a name or number of the question appears nowhere in the context and "
+                                      "no kept sentence's answer probability reaches this; None: off")
 
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
@@ -201,7 +207,7 @@ class Settings(BaseSettings):
             "weak_passage_floor",
             "sentence_neighbors", "passage_weight", "token_budget", "max_passages", "allow_empty", "evidence_mass",
             "evidence_siblings",
-            "evidence_cover", "cover_names", "abstain_below", "abstain_sentence_below",
+            "evidence_cover", "cover_names", "abstain_below", "abstain_learned_above", "abstain_sentence_below",
             "abstain_unnamed_below", "answerer", "reasoning_effort",
             "temperature", "max_completion_tokens", "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")

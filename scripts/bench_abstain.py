@@ -1,13 +1,14 @@
 """Abstention and noise robustness on SQuAD (see BENCHMARKS.md, issue 12).
 
-    .venv/bin/python scripts/bench_abstain.py --squad-store DIR [--n 300] [--only abstain,noise]
+    .venv/bin/python scripts/bench_abstain.py --squad-store DIR [--n 300] [--only abstain,noise] [--weights F]
 
 abstain: each question twice, against the whole store (answerable) and against the store without its
 article (a Chroma ``where`` filter on doc_id: unanswerable), through the answer path's own rule
 (``nothing_to_read``): the share of unanswerable questions that abstain and of answerable ones wrongly
-refused, for the default and a grid of ``abstain_sentence_below`` and ``abstain_unnamed_below`` (chosen
-on 300 non-test questions: the most abstaining with <= 1.5% refused), beside the refusals on HotpotQA's
-answerable questions (titles and plain text) and, with --scifact-store, SciFact's test claims.
+refused, for a grid of ``abstain_learned_above`` (chosen on 300 non-test questions: the most abstaining
+with <= 1.5% refused) and the hand-set rules, beside the refusals on HotpotQA's answerable questions
+(titles and plain text; questions 50-99) and, with --scifact-store, SciFact's test claims, and the
+abstentions on those HotpotQA questions with their two supporting paragraphs left out.
 signals: which signal could abstain, measured where it must not: SQuAD non-test questions with and
 without their article, and answerable questions of the other sets (HotpotQA over its own paragraphs,
 SciFact test claims over the whole corpus, with --scifact-store): the best kept passage's score (what
@@ -18,6 +19,7 @@ of its own article (hard): gold answer kept, and the share of distractor passage
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 from collections import defaultdict
@@ -66,31 +68,39 @@ def share(ctxs: list[Context], s: Settings) -> float:
 
 def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_article: dict,
                   scifact_store: str | None) -> None:
-    """The default rule and a grid of its two question thresholds (chosen on train: the most abstaining
-    with <= 1.5% refused), with refusals on the other sets' answerable questions."""
+    """The learned rule at a grid of thresholds (chosen on train: the most abstaining with <= 1.5% refused)
+    beside the hand-set rules, with refusals on the other sets' answerable questions and abstentions on
+    HotpotQA without its supporting paragraphs (questions 50-99: scripts/train_abstain.py learns on 0-49)."""
     tr_in, tr_out = squad_contexts(p, train, by_article)
     te_in, te_out = squad_contexts(p, test, by_article)
-    hot = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")
-    others = {"hotpotqa titles": [p.retrieve(q.text, passages=q.passages) for q in hot],
-              "hotpotqa plain": [p.retrieve(q.text, passages=[{k: v for k, v in x.items() if k != "title"}
-                                                              for x in q.passages]) for q in hot]}
+    hot = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[50:]
+    answerable: dict[str, list[Context]] = {}
+    left_out: dict[str, list[Context]] = {}
+    for form in ("titles", "plain"):
+        forms = [(q, [x if form == "titles" else {k: v for k, v in x.items() if k != "title"} for x in q.passages])
+                 for q in hot]
+        answerable[f"hotpotqa {form}"] = [p.retrieve(q.text, passages=ps) for q, ps in forms]
+        left_out[f"hotpotqa {form}"] = [p.retrieve(q.text, passages=[x for x in ps if x["id"] not in q.relevant])
+                                        for q, ps in forms]
     if scifact_store:
         sci = Pipeline(Settings(store_path=scifact_store))
-        others["scifact"] = [sci.retrieve(q.text) for q in beir(DATA / "scifact", "test")]
+        answerable["scifact"] = [sci.retrieve(q.text) for q in beir(DATA / "scifact", "test")]
     base = p.settings
-    grid = [base.replace(abstain_sentence_below=a, abstain_unnamed_below=b)
-            for a in (None, 0.04, 0.05, 0.06, 0.08) for b in (None, 0.1, 0.15, 0.2, 0.25, 0.3)]
+    grid = [base.replace(abstain_learned_above=t) for t in (0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92)]
     chosen = max((s for s in grid if share(tr_in, s) <= 1.5), key=lambda s: share(tr_out, s))
-    print(f"abstain_below {base.abstain_below}; chosen on train (<= 1.5% refused): abstain_sentence_below "
-          f"{chosen.abstain_sentence_below}, abstain_unnamed_below {chosen.abstain_unnamed_below}")
-    print("sentence, unnamed | SQuAD train: abstain% refused% | SQuAD test: abstain% refused% | refused% on "
-          + ", ".join(others))
-    for s in grid:
-        cells = " ".join(f"{share(v, s):5.1f}" for v in others.values())
-        pair = (s.abstain_sentence_below, s.abstain_unnamed_below)
-        mark = " <- default" if pair == (base.abstain_sentence_below, base.abstain_unnamed_below) else ""
-        print(f"{pair[0]!s:>5}, {pair[1]!s:>5} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | "
-              f"{share(te_out, s):5.1f} {share(te_in, s):5.1f} | {cells}{mark}")
+    print(f"abstain_below {base.abstain_below}; chosen on train (<= 1.5% refused): abstain_learned_above "
+          f"{chosen.abstain_learned_above}")
+    print("rule | SQuAD train: abstain% refused% | SQuAD test: abstain% refused% | refused% on "
+          + ", ".join(answerable) + " | abstain% without the supporting paragraphs on " + ", ".join(left_out))
+    hand = base.replace(abstain_learned_above=None)
+    for s in [*grid, hand]:
+        refused = " ".join(f"{share(v, s):5.1f}" for v in answerable.values())
+        abstained = " ".join(f"{share(v, s):5.1f}" for v in left_out.values())
+        name = (f"learned >= {s.abstain_learned_above}" if s.abstain_learned_above is not None else
+                f"hand-set ({s.abstain_sentence_below}, {s.abstain_unnamed_below})")
+        mark = " <- default" if s.abstain_learned_above == base.abstain_learned_above else ""
+        print(f"{name:>20} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | {share(te_out, s):5.1f} "
+              f"{share(te_in, s):5.1f} | {refused} | {abstained}{mark}")
 
 
 def bench_signals(p: Pipeline, train: list[Question], by_article: dict, scifact_store: str | None) -> None:
@@ -143,7 +153,13 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--only", default="abstain,noise", help="abstain, noise, signals")
     ap.add_argument("--scifact-store", help="for abstain and signals: SciFact's answerable claims")
+    ap.add_argument("--weights", type=Path, help="another weights file for the abstention model "
+                                                 "(scripts/train_abstain.py --out)")
     args = ap.parse_args()
+    if args.weights:
+        from rag.answer import abstain
+        from rag.retrieve.features import load_models
+        abstain.load_models = functools.partial(load_models, str(args.weights))  # type: ignore[assignment]
     train, test = squad_split(SQUAD)
     train = random.Random(5).sample(train, args.n)
     test = test[:args.n]

@@ -107,7 +107,9 @@ def main() -> None:
             sy += [1 if any(a in c.text[s:t] for a in q.answers) else 0 for s, t in ev[c.id].spans]
 
     sentence = fit(np.concatenate(sx), np.array(sy), None, SENTENCE_FEATURES)
-    out = {"text_processing": text_processing(), "passage": passage, "sentence": sentence,
+    # The abstention model is trained on the final contexts (scripts/train_abstain.py); carried over as is.
+    kept = json.loads(WEIGHTS_FILE.read_text()).get("abstain") if WEIGHTS_FILE.exists() else None
+    out = {"text_processing": text_processing(), "passage": passage, "sentence": sentence, "abstain": kept,
            "trained_on": {"scifact_train_queries": len(sci) if "scifact" in sets else 0,
                           "squad_nontest_questions": len(sq), "passage_sets": sorted(sets),
                           "passage_rows": int(len(y)), "sentence_rows": len(sy)}}

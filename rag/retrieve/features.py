@@ -21,6 +21,9 @@ from rag.text import term_tuple, terms, text_processing
 PASSAGE_FEATURES = ("cos_p", "s_max", "s_2nd", "lex_p", "bm25_n", "title_cov", "cos_p_rel", "s_max_rel")
 SENTENCE_FEATURES = ("cos_s", "lex_s", "lex_s_n", "cos_s_rel", "cos_nb", "p_score", "first", "log_len",
                      "title_cov", "cos_s_grel", "lex_s_grel", "bigram", "num_yes", "num_no", "cap_new")
+# The answer path's abstention model (rag.answer.abstain): logits of the best kept sentence's answer
+# probability and of the best passage's score, their product, and whether a name of the question is missing.
+ABSTAIN_FEATURES = ("answer_logit", "passage_logit", "answer_x_passage", "name_missing")
 _NUMERIC_Q = re.compile(r"\b(how (many|much|long|old|far|large|big|tall|often)|what (year|percentage|percent|"
                         r"number|date|decade|century)|when|which year|in what year)\b", re.I)
 _DIGIT = re.compile(r"\d")
@@ -241,12 +244,16 @@ def load_models(path: str = str(WEIGHTS_FILE)) -> dict[str, Logistic]:
         raise RuntimeError(f"{path}: the learned scorers were trained on {trained} terms but this install "
                            f"produces {now} terms, which would lower quality without a word. Install the "
                            "declared dependencies (pip install PyStemmer) or retrain with scripts/train_scorers.py")
-    names = {"passage": PASSAGE_FEATURES, "sentence": SENTENCE_FEATURES}
+    names = {"passage": PASSAGE_FEATURES, "sentence": SENTENCE_FEATURES, "abstain": ABSTAIN_FEATURES}
     out = {}
     for key, feats in names.items():
-        m = data[key]
+        m = data.get(key)
+        if m is None and key == "abstain":  # trained on contexts the other two make: it comes second
+            continue
+        if m is None:
+            raise RuntimeError(f"{path}: no {key} model; train it with scripts/train_scorers.py")
         if tuple(m["features"]) != feats:
-            raise RuntimeError(f"{path}: the {key} model was trained on other features; retrain it "
-                               "with scripts/train_scorers.py")
+            raise RuntimeError(f"{path}: the {key} model was trained on other features; retrain it with "
+                               f"scripts/{'train_abstain' if key == 'abstain' else 'train_scorers'}.py")
         out[key] = Logistic(feats, m["mean"], m["scale"], m["coef"], m["intercept"])
     return out

@@ -91,6 +91,57 @@ def test_any_passage_and_label_stays_in_exactly_one_block(items: list[tuple[str,
         assert body.replace("&lt;", "<") == text.strip()
 
 
+def _quokka_context(question: str, answer: float, passage: float) -> Context:
+    text = "Quokkas live on Rottnest Island. They are marsupials."
+    p = Passage("q", "q", "q.md", "", text, passage, [(0, len(text))], 12,
+                sentences=[(0, 32, answer), (33, len(text), 0.01)])
+    return Context(question, [p], 12, Trace())
+
+
+def test_the_learned_rule_abstains_on_a_weak_context_and_answers_a_strong_one() -> None:
+    from rag.answer.abstain import nothing_to_read
+    from rag.settings import Settings
+
+    s = Settings(store_path="/nonexistent")
+    assert s.abstain_learned_above is not None  # the default judges questions by the learned model
+
+    def why(question: str, answer: float, passage: float, **overrides: object) -> str:
+        return nothing_to_read(_quokka_context(question, answer, passage), s.replace(**overrides))
+
+    weak = why("Do quokkas live on Tasmania?", 0.03, 0.15)
+    assert "abstain_learned_above" in weak and "never mentions 'Tasmania'" in weak
+    assert why("Do quokkas live on Rottnest Island?", 0.8, 0.7) == ""
+    assert why("Do quokkas live on Tasmania?", 0.03, 0.15, abstain_below=None) == ""  # call anyway
+    assert why("Do quokkas live on Tasmania?", 0.03, 0.15, abstain_learned_above=1.0) == ""
+    # a claim is judged by the passage score alone, whatever its sentences score
+    assert why("Quokkas live on Tasmania.", 0.03, 0.15) == ""
+    assert "abstain_below" in why("Quokkas live on Tasmania.", 0.03, 0.05)
+
+
+def test_the_learned_probability_falls_as_the_evidence_grows() -> None:
+    from rag.answer.abstain import unanswerable
+
+    def p(answer: float, passage: float, question: str = "Where do quokkas live?") -> float:
+        return unanswerable(_quokka_context(question, answer, passage))
+
+    assert p(0.05, 0.3) > p(0.2, 0.3) > p(0.6, 0.3)      # a better answering sentence
+    assert p(0.1, 0.1) > p(0.1, 0.6)                      # a more relevant passage
+    assert p(0.1, 0.3, "Do quokkas live on Tasmania?") > p(0.1, 0.3, "Do quokkas live on Rottnest Island?")
+    assert all(0.0 < v < 1.0 for v in (p(0.001, 0.001), p(0.999, 0.999)))
+
+
+def test_the_abstain_model_is_trained_on_its_declared_features_and_two_sets() -> None:
+    import json
+
+    from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE
+
+    model = json.loads(WEIGHTS_FILE.read_text())["abstain"]
+    assert tuple(model["features"]) == ABSTAIN_FEATURES
+    assert len(model["coef"]) == len(model["mean"]) == len(model["scale"]) == len(ABSTAIN_FEATURES)
+    assert set(model["trained_on"]) == {"squad", "hotpotqa"}
+    assert all(n["answerable"] > 0 and n["not_answerable"] > 0 for n in model["trained_on"].values())
+
+
 def test_a_question_no_kept_sentence_answers_abstains_and_a_claim_does_not() -> None:
     from rag.pipeline import nothing_to_read
     from rag.settings import Settings
@@ -98,7 +149,8 @@ def test_a_question_no_kept_sentence_answers_abstains_and_a_claim_does_not() -> 
     text = "Quokkas live on Rottnest Island. They are marsupials."
     weak = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12,
                    sentences=[(0, 32, 0.03), (33, len(text), 0.04)])
-    s = Settings(store_path="/nonexistent")  # abstain_below 0.1, abstain_sentence_below 0.05
+    # the hand-set rules: abstain_below 0.1, abstain_sentence_below 0.05
+    s = Settings(store_path="/nonexistent", abstain_learned_above=None)
 
     def why(question: str, passage: Passage = weak, **overrides: object) -> str:
         return nothing_to_read(Context(question, [passage], 12, Trace()), s.replace(**overrides))
@@ -119,7 +171,7 @@ def test_a_weak_answer_about_an_unnamed_thing_abstains_and_a_misspelt_name_does_
     from rag.settings import Settings
 
     text = "Quokkas live on Rottnest Island. They are marsupials."
-    s = Settings(store_path="/nonexistent")  # abstain_unnamed_below 0.2
+    s = Settings(store_path="/nonexistent", abstain_learned_above=None)  # abstain_unnamed_below 0.2
 
     def why(question: str, best: float = 0.15, **overrides: object) -> str:
         p = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12,

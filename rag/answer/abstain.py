@@ -1,0 +1,96 @@
+"""Whether a context is worth a model call: the answer path's abstention rules (issue 12).
+
+A question is judged by a learned logistic model (``abstain_learned_above``) that reads the final context:
+how well its best sentence answers, how relevant its best passage is, both together, and whether a name
+or number of the question appears nowhere in it. Claims and keyword queries, which the sentence model was
+not trained on, are judged by the best passage's score alone (``abstain_below``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rag.retrieve.features import load_models
+from rag.settings import Settings
+from rag.text import is_question, unmentioned_names
+from rag.types import Context
+
+_ANYWAY = "set abstain_below=None to call the model anyway"
+
+
+def _logit(p: float) -> float:
+    # clipped: a score of exactly 0 or 1 would otherwise dominate the product feature
+    p = min(max(p, 1e-3), 1 - 1e-3)
+    return math.log(p / (1 - p))
+
+
+def best_answer(ctx: Context) -> float | None:
+    """The best kept sentence's answer probability (None when no sentence was scored)."""
+    return max((score for p in ctx.passages for *_, score in p.sentences), default=None)
+
+
+def abstain_features(ctx: Context) -> np.ndarray:
+    """The learned rule's inputs (``ABSTAIN_FEATURES``) for a context with scored sentences.
+
+    Why the product: a weak best sentence in a strongly relevant passage is a hard answerable question,
+    while the same sentence in a weak passage is about a neighbour of what was asked.
+    """
+    answer = _logit(best_answer(ctx) or 0.0)
+    passage = _logit(max(p.score for p in ctx.passages))
+    missing = 1.0 if unmentioned_names(ctx.question, ctx.text) else 0.0
+    return np.array([[answer, passage, answer * passage, missing]], dtype=np.float32)
+
+
+def unanswerable(ctx: Context) -> float:
+    """The learned probability that the context does not hold the answer to its question."""
+    model = load_models().get("abstain")
+    if model is None:
+        raise RuntimeError("the learned scorers have no abstain model: train it with scripts/train_abstain.py, "
+                           "or set abstain_learned_above=None for the hand-set rules")
+    return float(model(abstain_features(ctx))[0])
+
+
+def nothing_to_read(ctx: Context, s: Settings) -> str:
+    """Why the context is not worth a model call ("" when it is)."""
+    if not ctx.passages:  # only with allow_empty
+        return "the context is empty"
+    if s.abstain_below is None:
+        return ""
+    answer = best_answer(ctx)
+    # The sentence model learned what answers to questions look like: only questions are judged by it.
+    if answer is not None and is_question(ctx.question) and s.abstain_learned_above is not None:
+        return _learned(ctx, s.abstain_learned_above)
+    best = max(p.score for p in ctx.passages)
+    if best < s.abstain_below:
+        return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
+                f"{_ANYWAY})")
+    if answer is None or not is_question(ctx.question):
+        return ""
+    return _thresholds(ctx, answer, s)
+
+
+def _learned(ctx: Context, above: float) -> str:
+    p = unanswerable(ctx)
+    if p < above:
+        return ""
+    missing = unmentioned_names(ctx.question, ctx.text)
+    names = f"; the context never mentions {', '.join(repr(m) for m in missing)}" if missing else ""
+    return (f"the context does not look like it holds the answer (learned probability {p:.3f} >= "
+            f"abstain_learned_above {above}; best answer probability {best_answer(ctx):.3f}, best passage "
+            f"{max(x.score for x in ctx.passages):.3f}{names}; {_ANYWAY})")
+
+
+def _thresholds(ctx: Context, answer: float, s: Settings) -> str:
+    """The hand-set rules, for ``abstain_learned_above=None``."""
+    if s.abstain_sentence_below is not None and answer < s.abstain_sentence_below:
+        return (f"no sentence answers the question (best answer probability {answer:.3f} < "
+                f"abstain_sentence_below {s.abstain_sentence_below}; {_ANYWAY})")
+    # A weak answer about something else: the store holds a neighbour of what was asked about, not it.
+    if s.abstain_unnamed_below is not None and answer < s.abstain_unnamed_below:
+        missing = unmentioned_names(ctx.question, ctx.text)
+        if missing:
+            return (f"the context never mentions {', '.join(repr(m) for m in missing)} and no sentence clearly "
+                    f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
+                    f"{s.abstain_unnamed_below}; {_ANYWAY})")
+    return ""
