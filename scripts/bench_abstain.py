@@ -61,6 +61,28 @@ def squad_contexts(p: Pipeline, qs: list[Question], by_article: dict[str, list[s
     return inside, outside
 
 
+def hotpot_contexts(p: Pipeline, qs: list[Question]) -> tuple[dict[str, list[Context]], dict[str, list[Context]]]:
+    """HotpotQA questions over their own paragraphs, with and without ``title`` fields: all ten
+    (answerable) and the eight distractors alone (the supporting paragraphs left out: not answerable)."""
+    answerable: dict[str, list[Context]] = {}
+    left_out: dict[str, list[Context]] = {}
+    for form in ("titles", "plain"):
+        forms = [(q, [x if form == "titles" else {k: v for k, v in x.items() if k != "title"} for x in q.passages])
+                 for q in qs]
+        answerable[f"hotpotqa {form}"] = [p.retrieve(q.text, passages=ps) for q, ps in forms]
+        left_out[f"hotpotqa {form}"] = [p.retrieve(q.text, passages=[x for x in ps if x["id"] not in q.relevant])
+                                        for q, ps in forms]
+    return answerable, left_out
+
+
+def articles() -> dict[str, list[str]]:
+    """article title -> the doc_ids of its paragraphs."""
+    by_article: dict[str, list[str]] = defaultdict(list)
+    for i in paragraphs():
+        by_article[article(i)].append(i)
+    return by_article
+
+
 def share(ctxs: list[Context], s: Settings) -> float:
     """Percent of contexts the answer path would not pay a model call for."""
     return 100 * sum(bool(nothing_to_read(c, s)) for c in ctxs) / len(ctxs)
@@ -74,14 +96,7 @@ def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_a
     tr_in, tr_out = squad_contexts(p, train, by_article)
     te_in, te_out = squad_contexts(p, test, by_article)
     hot = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[50:]
-    answerable: dict[str, list[Context]] = {}
-    left_out: dict[str, list[Context]] = {}
-    for form in ("titles", "plain"):
-        forms = [(q, [x if form == "titles" else {k: v for k, v in x.items() if k != "title"} for x in q.passages])
-                 for q in hot]
-        answerable[f"hotpotqa {form}"] = [p.retrieve(q.text, passages=ps) for q, ps in forms]
-        left_out[f"hotpotqa {form}"] = [p.retrieve(q.text, passages=[x for x in ps if x["id"] not in q.relevant])
-                                        for q, ps in forms]
+    answerable, left_out = hotpot_contexts(p, hot)
     if scifact_store:
         sci = Pipeline(Settings(store_path=scifact_store))
         answerable["scifact"] = [sci.retrieve(q.text) for q in beir(DATA / "scifact", "test")]
@@ -164,9 +179,7 @@ def main() -> None:
     train = random.Random(5).sample(train, args.n)
     test = test[:args.n]
     paras = paragraphs()
-    by_article: dict[str, list[str]] = defaultdict(list)
-    for i in paras:
-        by_article[article(i)].append(i)
+    by_article = articles()
     p = Pipeline(Settings(store_path=args.squad_store))
     if "abstain" in args.only:
         bench_abstain(p, train, test, by_article, args.scifact_store)

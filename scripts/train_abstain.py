@@ -19,13 +19,12 @@ import argparse
 import json
 import random
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_abstain import SQUAD, article, paragraphs  # noqa: E402
+from bench_abstain import DATA, SQUAD, articles, hotpot_contexts, squad_contexts  # noqa: E402
 from train_scorers import fit  # noqa: E402
 
 from rag import Pipeline, Settings  # noqa: E402
@@ -35,37 +34,24 @@ from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE  # noqa: E402
 from rag.text import is_question  # noqa: E402
 from rag.types import Context  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def rows(ctxs: list[Context], label: int) -> tuple[list[np.ndarray], list[int]]:
     judged = [c for c in ctxs if c.passages and is_question(c.question) and best_answer(c) is not None]
     return [abstain_features(c)[0] for c in judged], [label] * len(judged)
 
 
-def squad_contexts(p: Pipeline, n: int) -> tuple[list[Context], list[Context]]:
+def squad_fit_contexts(p: Pipeline, n: int) -> tuple[list[Context], list[Context]]:
     train, _ = squad_split(SQUAD)
     held = {q.text for q in random.Random(5).sample(train, 300)}  # bench_abstain's threshold questions
     qs = [q for q in random.Random(2).sample(train, n + 300) if q.text not in held][:n]
-    by_article: dict[str, list[str]] = defaultdict(list)
-    for i in paragraphs():
-        by_article[article(i)].append(i)
-    inside, outside = [], []
-    for q in qs:
-        inside.append(p.retrieve(q.text))
-        gold = article(next(iter(q.relevant)))
-        outside.append(p.retrieve(q.text, where={"doc_id": {"$nin": by_article[gold]}}))
+    inside, outside = squad_contexts(p, qs, articles())
     return inside, outside
 
 
-def hotpot_contexts(p: Pipeline) -> tuple[list[Context], list[Context]]:
-    inside, outside = [], []
-    for q in hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:50]:
-        for keep_title in (True, False):
-            ps = [x if keep_title else {k: v for k, v in x.items() if k != "title"} for x in q.passages]
-            inside.append(p.retrieve(q.text, passages=ps))
-            outside.append(p.retrieve(q.text, passages=[x for x in ps if x["id"] not in q.relevant]))
-    return inside, outside
+def hotpot_fit_contexts(p: Pipeline) -> tuple[list[Context], list[Context]]:
+    qs = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:50]
+    answerable, left_out = hotpot_contexts(p, qs)
+    return [c for v in answerable.values() for c in v], [c for v in left_out.values() for c in v]
 
 
 def main() -> None:
@@ -76,7 +62,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     args = ap.parse_args()
     p = Pipeline(Settings(store_path=args.squad_store))
-    collect = {"squad": lambda: squad_contexts(p, args.squad_n), "hotpotqa": lambda: hotpot_contexts(p)}
+    collect = {"squad": lambda: squad_fit_contexts(p, args.squad_n), "hotpotqa": lambda: hotpot_fit_contexts(p)}
     xs, ys, ws, counts = [], [], [], {}
     for name in args.sets.split(","):
         inside, outside = collect[name]()

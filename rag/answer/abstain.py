@@ -30,25 +30,34 @@ def best_answer(ctx: Context) -> float | None:
     return max((score for p in ctx.passages for *_, score in p.sentences), default=None)
 
 
-def abstain_features(ctx: Context) -> np.ndarray:
-    """The learned rule's inputs (``ABSTAIN_FEATURES``) for a context with scored sentences.
+def _best_passage(ctx: Context) -> float:
+    return max(p.score for p in ctx.passages)
 
-    Why the product: a weak best sentence in a strongly relevant passage is a hard answerable question,
-    while the same sentence in a weak passage is about a neighbour of what was asked.
-    """
-    answer = _logit(best_answer(ctx) or 0.0)
-    passage = _logit(max(p.score for p in ctx.passages))
-    missing = 1.0 if unmentioned_names(ctx.question, ctx.text) else 0.0
-    return np.array([[answer, passage, answer * passage, missing]], dtype=np.float32)
+
+def _row(answer: float, passage: float, missing: bool) -> np.ndarray:
+    """Why the product: a weak best sentence in a strongly relevant passage is a hard answerable question,
+    while the same sentence in a weak passage is about a neighbour of what was asked."""
+    a, b = _logit(answer), _logit(passage)
+    return np.array([[a, b, a * b, 1.0 if missing else 0.0]], dtype=np.float32)
+
+
+def abstain_features(ctx: Context) -> np.ndarray:
+    """The learned rule's inputs (``ABSTAIN_FEATURES``) for a context with scored sentences."""
+    missing = unmentioned_names(ctx.question, ctx.text)
+    return _row(best_answer(ctx) or 0.0, _best_passage(ctx), bool(missing))
 
 
 def unanswerable(ctx: Context) -> float:
     """The learned probability that the context does not hold the answer to its question."""
+    return _probability(abstain_features(ctx))
+
+
+def _probability(row: np.ndarray) -> float:
     model = load_models().get("abstain")
     if model is None:
         raise RuntimeError("the learned scorers have no abstain model: train it with scripts/train_abstain.py, "
                            "or set abstain_learned_above=None for the hand-set rules")
-    return float(model(abstain_features(ctx))[0])
+    return float(model(row)[0])
 
 
 def nothing_to_read(ctx: Context, s: Settings) -> str:
@@ -60,8 +69,8 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     answer = best_answer(ctx)
     # The sentence model learned what answers to questions look like: only questions are judged by it.
     if answer is not None and is_question(ctx.question) and s.abstain_learned_above is not None:
-        return _learned(ctx, s.abstain_learned_above)
-    best = max(p.score for p in ctx.passages)
+        return _learned(ctx, answer, s.abstain_learned_above)
+    best = _best_passage(ctx)
     if best < s.abstain_below:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
                 f"{_ANYWAY})")
@@ -70,15 +79,19 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     return _thresholds(ctx, answer, s)
 
 
-def _learned(ctx: Context, above: float) -> str:
-    p = unanswerable(ctx)
+def _learned(ctx: Context, answer: float, above: float) -> str:
+    best, missing = _best_passage(ctx), unmentioned_names(ctx.question, ctx.text)
+    p = _probability(_row(answer, best, bool(missing)))
     if p < above:
         return ""
-    missing = unmentioned_names(ctx.question, ctx.text)
-    names = f"; the context never mentions {', '.join(repr(m) for m in missing)}" if missing else ""
+    names = f"; the context never mentions {_listed(missing)}" if missing else ""
     return (f"the context does not look like it holds the answer (learned probability {p:.3f} >= "
-            f"abstain_learned_above {above}; best answer probability {best_answer(ctx):.3f}, best passage "
-            f"{max(x.score for x in ctx.passages):.3f}{names}; {_ANYWAY})")
+            f"abstain_learned_above {above}; best answer probability {answer:.3f}, best passage "
+            f"{best:.3f}{names}; {_ANYWAY})")
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(repr(m) for m in names)
 
 
 def _thresholds(ctx: Context, answer: float, s: Settings) -> str:
@@ -90,7 +103,7 @@ def _thresholds(ctx: Context, answer: float, s: Settings) -> str:
     if s.abstain_unnamed_below is not None and answer < s.abstain_unnamed_below:
         missing = unmentioned_names(ctx.question, ctx.text)
         if missing:
-            return (f"the context never mentions {', '.join(repr(m) for m in missing)} and no sentence clearly "
+            return (f"the context never mentions {_listed(missing)} and no sentence clearly "
                     f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
                     f"{s.abstain_unnamed_below}; {_ANYWAY})")
     return ""

@@ -244,16 +244,19 @@ def load_models(path: str = str(WEIGHTS_FILE)) -> dict[str, Logistic]:
         raise RuntimeError(f"{path}: the learned scorers were trained on {trained} terms but this install "
                            f"produces {now} terms, which would lower quality without a word. Install the "
                            "declared dependencies (pip install PyStemmer) or retrain with scripts/train_scorers.py")
-    names = {"passage": PASSAGE_FEATURES, "sentence": SENTENCE_FEATURES, "abstain": ABSTAIN_FEATURES}
+    # each model, its features and the script that trains it; the abstention model is trained on the
+    # contexts the other two make, so a file may not have it yet
+    models = {"passage": (PASSAGE_FEATURES, "train_scorers"), "sentence": (SENTENCE_FEATURES, "train_scorers"),
+              "abstain": (ABSTAIN_FEATURES, "train_abstain")}
     out = {}
-    for key, feats in names.items():
+    for key, (feats, script) in models.items():
         m = data.get(key)
-        if m is None and key == "abstain":  # trained on contexts the other two make: it comes second
+        if m is None and key == "abstain":
             continue
         if m is None:
-            raise RuntimeError(f"{path}: no {key} model; train it with scripts/train_scorers.py")
+            raise RuntimeError(f"{path}: no {key} model; train it with scripts/{script}.py")
         if tuple(m["features"]) != feats:
             raise RuntimeError(f"{path}: the {key} model was trained on other features; retrain it with "
-                               f"scripts/{'train_abstain' if key == 'abstain' else 'train_scorers'}.py")
+                               f"scripts/{script}.py")
         out[key] = Logistic(feats, m["mean"], m["scale"], m["coef"], m["intercept"])
     return out
