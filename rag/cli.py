@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from rag.errors import InputError
 from rag.index.embedder import one_blas_thread
@@ -214,7 +214,7 @@ def serve_problems(settings: Settings) -> list[str]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from rag.api.app import SETTINGS_ENV, configure_process, create_app
+    from rag.api.app import SETTINGS_ENV, configure_process, create_app, hand_over
 
     settings = _settings(args, api_host=args.host, api_port=args.port, api_workers=args.workers)
     problems = serve_problems(settings)
@@ -229,10 +229,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configure_process(settings)
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
     else:
-        # Secrets stay where the operator put them (environment, config file): each worker reads them
-        # from there, so no one variable carries every key.
-        secret = {k for k, v in settings if isinstance(v, SecretStr)}
-        os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump(mode="python", exclude=secret), default=str)
+        # Every setting reaches the workers, the keys given with --set included (they were once lost, leaving
+        # the workers open): through a file only this user can read, never through the environment.
+        os.environ[SETTINGS_ENV] = str(hand_over(settings))
         uvicorn.run("rag.api.app:app_from_env", factory=True, host=settings.api_host, port=settings.api_port,
                     workers=settings.api_workers, log_level="warning")
     return 0

@@ -34,6 +34,13 @@ ANSWER_FIELDS = frozenset({"answerer", "llm_base_url", "llm_model", "llm_api_ver
 CLIENT_FIELDS = frozenset({"llm_api_key", "llm_timeout", "llm_max_retries", "llm_retry_max_wait"})
 
 
+# How a setting raises what a request costs (read by the API's ceiling check): "up", a larger value or None
+# spends more; "down", a smaller value or None spends more (abstention thresholds); "effort", reasoning effort.
+COST_UP: dict[str, Any] = {"cost": "up"}
+COST_DOWN: dict[str, Any] = {"cost": "down"}
+COST_EFFORT: dict[str, Any] = {"cost": "effort"}
+
+
 def config_file() -> Path:
     """The TOML file settings are read from: ``RAG_CONFIG`` or ``./rag.toml``."""
     return Path(os.environ.get("RAG_CONFIG", "rag.toml"))
@@ -73,7 +80,8 @@ class Settings(BaseSettings):
     evidence_cache: int = Field(4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")
     evidence_cache_mb: float = Field(64.0, ge=0, description="... and at most this many MB of them (a caller's "
                                                              "long passage holds many sentence vectors)")
-    candidate_depth: int = Field(50, ge=1, le=1000, description="candidates after fusion (N)")
+    candidate_depth: int = Field(50, ge=1, le=1000, description="candidates after fusion (N)",
+        json_schema_extra=COST_UP)
     dense: bool = True
     sentence_search: bool = Field(True, description="also search sentence vectors, credit their chunk")
     lexical: bool = True
@@ -85,7 +93,8 @@ class Settings(BaseSettings):
 
     # --- rerank --------------------------------------------------------------------------
     reranker: Literal["embedding", "cross-encoder", "llm", "none"] = "embedding"
-    llm_rerank_depth: int = Field(10, ge=1, le=200, description="candidates the llm reranker grades")
+    llm_rerank_depth: int = Field(10, ge=1, le=200, description="candidates the llm reranker grades",
+        json_schema_extra=COST_UP)
     llm_rerank_batch: int = Field(10, ge=1, le=50, description="passages per llm reranker request")
     cross_encoder_model: str = "cross-encoder/ms-marco-MiniLM-L6-v2"
 
@@ -94,7 +103,7 @@ class Settings(BaseSettings):
     hop_weight: float = Field(0.9, ge=0, le=1)
     hop_budget: int | None = Field(
         350, ge=1, description="when the hop links a passage (a multi-hop question): this token budget, "
-                               "score floors off; None keeps the single-answer pruning")
+                               "score floors off; None keeps the single-answer pruning", json_schema_extra=COST_UP)
     hop_openings: float | None = Field(
         0.1, ge=0, le=1, description="once the evidence is enough, also keep the opening sentence of each passage "
                                       "that a kept passage (or the question) names, when the name at least "
@@ -116,8 +125,9 @@ class Settings(BaseSettings):
     passage_weight: float = Field(0.0, ge=0, le=1, description="rank sentences by score^(1-w) x their passage's "
                                   "score^w (the multi-hop pruning uses 0.3, so a bridge passage's sentences count)")
     token_budget: int | None = Field(350, ge=1, description="ceiling on the tiktoken tokens of the whole context "
-                                                           "(with evidence_mass the evidence decides below it)")
-    max_passages: int | None = Field(8, ge=1)
+                                                           "(with evidence_mass the evidence decides below it)",
+                                                               json_schema_extra=COST_UP)
+    max_passages: int | None = Field(8, ge=1, json_schema_extra=COST_UP)
     evidence_mass: float | None = Field(
         0.875, ge=0, le=10, description="evidence-driven selection: add the best sentences until their calibrated "
                                        "scores add up to this (token_budget is then a ceiling); None: pack the "
@@ -134,21 +144,24 @@ class Settings(BaseSettings):
     allow_empty: bool = Field(False, description="let the cuts return no passage at all")
     abstain_below: float | None = Field(
         0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
-                                      "calibrated score reaches this; None: always call the model")
+                                      "calibrated score reaches this; None: always call the model",
+                                          json_schema_extra=COST_DOWN)
     abstain_learned_above: float | None = Field(
         0.88, ge=0, le=1, description="for queries phrased as questions, abstain when the learned probability "
                                        "that the context lacks the answer (from the best kept sentence's answer "
                                        "probability, the best passage's score and whether a name or number of "
                                        "the question is missing) reaches this; claims and keyword queries are "
                                        "judged by abstain_below alone. None: the two hand-set rules below. "
-                                       "abstain_below=None turns every rule off")
+                                       "abstain_below=None turns every rule off", json_schema_extra=COST_UP)
     abstain_sentence_below: float | None = Field(
         0.05, ge=0, le=1, description="with abstain_learned_above=None: for queries phrased as questions, abstain "
-                                       "when no kept sentence's answer probability reaches this; None: off")
+                                       "when no kept sentence's answer probability reaches this; None: off",
+                                           json_schema_extra=COST_DOWN)
     abstain_unnamed_below: float | None = Field(
         0.2, ge=0, le=1, description="with abstain_learned_above=None: for queries phrased as questions, abstain "
                                       "when a name or number of the question appears nowhere in the context and "
-                                      "no kept sentence's answer probability reaches this; None: off")
+                                      "no kept sentence's answer probability reaches this; None: off",
+                                          json_schema_extra=COST_DOWN)
 
     # --- tokens ------------------------------------------------------------------------
     tokenizer: str = Field("o200k_base", description="tiktoken encoding for every token count")
@@ -170,8 +183,11 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(3, ge=0, le=10, description="on 429, 5xx, timeouts and lost connections")
     llm_retry_max_wait: float = Field(30.0, ge=0, description="longest Retry-After honoured")
     max_completion_tokens: int = Field(
-        25_000, ge=1, description="output budget incl. reasoning; clamped to the model's ceiling")
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+        25_000, ge=1, description="output budget incl. reasoning; clamped to the model's ceiling",
+            json_schema_extra=COST_UP)
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="sent to models that accept it; None: the model's default (taken as medium when a "
+                          "request asks for another)", json_schema_extra=COST_EFFORT)
     temperature: float | None = Field(None, ge=0, le=2, description="sent only to models that accept it")
     extractive_sentences: int = Field(2, ge=1, le=10, description="sentences in an extractive answer")
     local_host: str = "127.0.0.1"
@@ -212,9 +228,9 @@ class Settings(BaseSettings):
             "temperature", "max_completion_tokens", "extractive_sentences"],
         description="settings a request may override (endpoints, keys and paths never)")
     api_override_limits: dict[str, float] = Field(
-        default_factory=lambda: {"candidate_depth": 200.0, "llm_rerank_depth": 50.0, "token_budget": 8000.0,
-                                 "hop_budget": 8000.0, "max_passages": 50.0, "max_completion_tokens": 25_000.0},
-        description="the largest value a request may ask for (checked after overrides are applied)")
+        default_factory=dict,
+        description="a request may raise a budget (token_budget, candidate_depth, ...) above the operator's own "
+                    "value up to the limit given here; without an entry the operator's value is the ceiling")
     api_allow_backend_switch: bool = Field(
         False, description="let a request switch the answerer or reranker to another model backend "
                            "(off: a request may only keep the operator's or choose a cheaper one)")

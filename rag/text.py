@@ -5,6 +5,8 @@ import logging
 import re
 from functools import lru_cache
 
+from rag.memo import byte_lru
+
 log = logging.getLogger(__name__)
 
 _ABBREV = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "fig", "al", "approx",
@@ -80,7 +82,7 @@ def text_processing() -> str:
     return STEMMED if _stemmer() is not None else UNSTEMMED
 
 
-@lru_cache(maxsize=200_000)
+@byte_lru(4)
 def _stem(word: str) -> str:
     st = _stemmer()
     return st.stemWord(word) if st is not None else word
@@ -158,7 +160,7 @@ def is_question(query: str) -> bool:
     return query.rstrip().endswith("?") or bool(_QUESTION_START.match(query))
 
 
-@lru_cache(maxsize=100_000)
+@byte_lru(16)
 def term_tuple(text: str) -> tuple[str, ...]:
     """``terms`` memoised: the same passages and sentences come back question after question."""
     return tuple(terms(text))
@@ -202,7 +204,7 @@ def lead_subject(text: str) -> str:
     return _lead_subject(text[:200])
 
 
-@lru_cache(maxsize=50_000)
+@byte_lru(2)
 def _lead_subject(head: str) -> str:
     """``lead_subject`` of a passage's first 200 characters, memoised: the hop reads each candidate's name
     in three places, and the same passages come back question after question."""
@@ -241,7 +243,7 @@ def lead_aliases(opening: str) -> list[str]:
     return list(_lead_aliases(opening[:300])) + other
 
 
-@lru_cache(maxsize=50_000)
+@byte_lru(2)
 def _lead_aliases(head: str) -> tuple[str, ...]:
     return tuple(m.group(1).rstrip(".") for m in _ALIAS.finditer(head))
 

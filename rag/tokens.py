@@ -15,6 +15,7 @@ from pathlib import Path
 
 import tiktoken
 
+from rag.memo import LONGEST_KEPT
 from rag.types import TokenCounts
 
 # Where tiktoken looks for each file, and the sha256 it insists on (from tiktoken_ext.openai_public).
@@ -91,8 +92,9 @@ class CachedCounter:
         if n is None:
             self.misses += 1
             n = count_tokens(text, self.name)
-            self._make_room()
-            self._seen[text] = n
+            if len(text) <= LONGEST_KEPT:  # a caller's long document is counted, not kept
+                self._make_room()
+                self._seen[text] = n
         return n
 
     def learn_stored(self, text: str, spans: list[tuple[int, int]], counts: TokenCounts | None) -> None:
@@ -108,7 +110,7 @@ class CachedCounter:
 
     def learn(self, text: str, n: int) -> None:
         """Remember a count made elsewhere (at ingest) so ``text`` is never tokenised here."""
-        if text not in self._seen:
+        if text not in self._seen and len(text) <= LONGEST_KEPT:
             self._make_room()
             self._seen[text] = n
 

@@ -12,16 +12,20 @@ Example:
 """
 from __future__ import annotations
 
+import atexit
 import hmac
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
@@ -39,6 +43,7 @@ from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveR
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
 from rag.llm.errors import LLMError
+from rag.memo import memo_bytes
 from rag.net import redact
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -73,6 +78,8 @@ class Service:
                            - self.retrievals._value)  # type: ignore[attr-defined]
         self.metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
                            lambda: self.pipeline.vector_cache_bytes)
+        self.metrics.gauge("leanrag_text_memo_bytes", "Estimated bytes of memoised text views (terms, sentences)",
+                           memo_bytes)
         self.metrics.caches(lambda: self.pipeline.cache_stats())
 
     def load(self) -> None:
@@ -102,9 +109,6 @@ class Service:
             if key not in self.settings.api_overrides:
                 errors.append(_error(("body", field, key), f"{key!r} cannot be overridden per request; "
                                      f"allowed: {', '.join(self.settings.api_overrides)}"))
-            elif (limit := self.settings.api_override_limits.get(key)) is not None and isinstance(
-                    value, (int, float)) and not isinstance(value, bool) and value > limit:
-                errors.append(_error(("body", field, key), f"{key} may be at most {limit:g}"))
             elif (msg := _strict_error(key, value)) is not None:
                 errors.append(_error(("body", field, key), msg))
         if errors:
@@ -190,19 +194,42 @@ def _take(slots: threading.BoundedSemaphore, what: str, setting: str, limit: int
 
 
 _OFF_WHEN_NONE = {"hop_budget"}  # None switches the multi-hop budget off: cheaper, not unlimited
+_EFFORT = {"minimal": 0, "low": 1, "medium": 2, "high": 3, None: 2}  # None: the model's default, medium
+
+
+def cost_direction(key: str) -> str | None:
+    """How a setting raises cost, from its field metadata: "up" (a larger value or None spends more),
+    "down" (a smaller value or None spends more: abstention thresholds), "effort", or None (no cost)."""
+    extra = Settings.model_fields[key].json_schema_extra
+    return extra.get("cost") if isinstance(extra, dict) else None  # type: ignore[return-value]
+
+
+def costlier(key: str, value: Any, operator: Settings) -> str | None:
+    """Why ``value`` for ``key`` would spend more than the operator allows (None: it does not)."""
+    direction, mine = cost_direction(key), getattr(operator, key)
+    if direction == "effort":
+        if _EFFORT[value] > _EFFORT[mine]:
+            return f"{key} may be at most {mine or 'the model default (medium)'!r} (the operator's value)"
+        return None
+    if direction == "up":
+        # the operator's value, or the higher limit the operator set in api_override_limits; None: unlimited
+        limit = None if mine is None else max(mine, operator.api_override_limits.get(key, mine))
+        if value is None and key in _OFF_WHEN_NONE:
+            return None
+        if limit is not None and (value is None or value > limit):
+            return (f"{key} may be at most {limit:g} (null means unlimited, which is over it); "
+                    f"the operator raises it with api_override_limits")
+        return None
+    if direction == "down" and mine is not None and (value is None or value < mine):
+        return (f"{key} may not be below the operator's {mine:g} nor null: how readily the service abstains "
+                "is the operator's choice")
+    return None
 
 
 def ceiling_errors(operator: Settings, resolved: Settings, requested: dict[str, Any]) -> list[tuple[str, str]]:
     """(field, why) for each override that would spend more than the operator allowed."""
-    out = []
-    for key, limit in operator.api_override_limits.items():
-        if key not in requested:
-            continue
-        value = getattr(resolved, key)
-        if value is None and key in _OFF_WHEN_NONE:
-            continue
-        if value is None or value > limit:
-            out.append((key, f"{key} may be at most {limit:g} (null means unlimited, which is over it)"))
+    out = [(key, why) for key in requested if key in Settings.model_fields
+           and (why := costlier(key, getattr(resolved, key), operator)) is not None]
     if operator.api_allow_backend_switch:
         return out
     if "answerer" in requested:
@@ -682,10 +709,25 @@ def configure_process(settings: Settings) -> None:
     one_blas_thread()
 
 
+def hand_over(settings: Settings) -> Path:
+    """Write ``settings`` (secrets too) for `rag serve --workers N` to a file readable by this user only,
+    removed when this process exits; the workers get its path."""
+    folder = Path(tempfile.mkdtemp(prefix="leanrag-serve-"))  # mode 0700
+    path = folder / "settings.json"
+    data = settings.model_dump(mode="json")
+    for key, value in settings:
+        if isinstance(value, SecretStr):
+            data[key] = value.get_secret_value()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    atexit.register(shutil.rmtree, folder, True)
+    return path
+
+
 def app_from_env() -> FastAPI:
-    """The app of a `rag serve --workers N` worker: settings handed over by the parent process."""
-    raw = os.environ.get(SETTINGS_ENV)
-    # keyword arguments, not model_validate: the fields left out (the secrets) come from the environment
-    settings = Settings(**json.loads(raw)) if raw else Settings()
+    """The app of a `rag serve --workers N` worker: every setting handed over by the parent process."""
+    where = os.environ.get(SETTINGS_ENV)
+    settings = Settings(**json.loads(Path(where).read_text())) if where else Settings()
     configure_process(settings)
     return create_app(settings)

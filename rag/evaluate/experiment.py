@@ -227,7 +227,7 @@ def open_append(path: Path) -> Any:
     return path.open("a", encoding="utf-8")
 
 
-_SECRET_NAME = ("key", "token", "secret", "password")
+_SECRET_NAME = ("_key", "secret", "password")  # llm_api_key, api_key ... (not token_budget)
 
 
 def redact_settings(spec: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +235,24 @@ def redact_settings(spec: dict[str, Any]) -> dict[str, Any]:
     def clean(d: Any) -> Any:
         if not isinstance(d, dict):
             return d
-        return {k: "***" if any(s in str(k).lower() for s in _SECRET_NAME) and v else clean(v) for k, v in d.items()}
+        return {k: "***" if str(k).lower().endswith(_SECRET_NAME) and v else clean(v) for k, v in d.items()}
     return {k: clean(v) if k in ("settings", "grid", "configs") else v for k, v in spec.items()}
+
+
+def in_gold_terms(doc_ids: list[str], relevant: dict[str, int]) -> list[str]:
+    """Retrieved document ids as the gold names them: a file is stored under its absolute path, while a
+    questions file names it by file name or relative path ("reasoning-tokens.md"), so a stored path that
+    ends with a gold path, component by component, is that gold document."""
+    def match(doc_id: str) -> str:
+        if doc_id in relevant:
+            return doc_id
+        parts = doc_id.replace("\\", "/").split("/")
+        for gold in relevant:
+            tail = gold.replace("\\", "/").strip("/").split("/")
+            if len(parts) > len(tail) and parts[-len(tail):] == tail:
+                return gold
+        return doc_id
+    return [match(d) for d in doc_ids]
 
 
 def question_row(q: Question, ctx: Context, ans: Answer | None, count: Callable[[str], int]) -> dict[str, Any]:
@@ -247,7 +263,7 @@ def question_row(q: Question, ctx: Context, ans: Answer | None, count: Callable[
                            "distractor_share": distractor_share(ctx.passages, q, count),
                            "doc_ids": list(dict.fromkeys(p.doc_id for p in ctx.passages))}
     if q.relevant and ctx.pool:
-        row.update(rank_metrics([c.doc_id for c in ctx.pool], q.relevant))
+        row.update(rank_metrics(in_gold_terms([c.doc_id for c in ctx.pool], q.relevant), q.relevant))
     if ans is not None:
         u = ans.usage
         row.update(answer=ans.text, **answer_scores(ans.text, q), prompt_tokens=u.prompt_tokens,

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rag.memo import byte_lru
 from rag.text import term_tuple, terms, text_processing
 
 PASSAGE_FEATURES = ("cos_p", "s_max", "s_2nd", "lex_p", "bm25_n", "title_cov", "cos_p_rel", "s_max_rel")
@@ -112,13 +113,13 @@ class _PassageTerms:
 
 # The views below depend on a text alone, and the same passages and sentences come back question after
 # question: computing them once per text took about a fifth of a warm query's feature time.
-@lru_cache(maxsize=50_000)
+@byte_lru(16)
 def _passage_terms(title: str, text: str) -> _PassageTerms:
     toks = term_tuple(f"{title} {text}")
     return _PassageTerms(_tf(toks), len(toks))
 
 
-@lru_cache(maxsize=50_000)
+@byte_lru(8)
 def _term_set(text: str) -> frozenset[str]:
     return frozenset(term_tuple(text))
 
@@ -134,7 +135,7 @@ class SentenceView:
     log_len: float
 
     @staticmethod
-    @lru_cache(maxsize=200_000)
+    @byte_lru(16)
     def of(sentence: str) -> SentenceView:
         st = term_tuple(sentence)
         return SentenceView(frozenset(st), frozenset(zip(st, st[1:], strict=False)), bool(_DIGIT.search(sentence)),

@@ -14,7 +14,7 @@ passage holds. Half of that weight lifts the passage in proportion; most of it m
 
 A name read from opening words misses the other names a subject goes by ("Clara Ann Fowler, known
 professionally as Patti Page"), so plain text needs a link that does not rest on one name: the share of
-a passage's whole opening sentence that a top passage holds (a *lead link*) adds to its score in
+a passage's whole opening sentence that a top passage holds (a *lead link*) raises its score in
 proportion. It lifts; it makes a bridge only when the top passage also names the lifted one as written.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ Weight = Callable[[str], float]  # a term's IDF
 
 SOFT_LIFT = 0.5    # share of a name's IDF weight a top passage must hold to lift the passage so named
 SOFT_BRIDGE = 0.7  # ... to count as a bridge (the question then needs both passages)
-LEAD_LIFT = 0.5    # a lead link adds this x the anchor's score x the share of the opening sentence held
+LEAD_LIFT = 0.5    # a lead link is this x the anchor's score x the share of the opening sentence held, or-ed in
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,8 @@ def _lead_link(c: Candidate, tops: list[Candidate], held: dict[str, set[str]], q
         if a is c or (c.title and a.title == c.title):
             continue  # sections of one article share their words, not a bridge
         part = _share_weights(weights, held[a.id], q_terms)
-        lifted = c.score + LEAD_LIFT * a.score * part
+        # noisy-or of the passage's own score and the link's: still a probability (adding them once gave 1.22)
+        lifted = 1 - (1 - c.score) * (1 - LEAD_LIFT * a.score * part)
         if best is None or lifted > best[0]:
             best = (lifted, a.id, part)
     return best

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -39,22 +40,30 @@ def test_a_changed_key_gets_its_own_answerer_and_the_cache_is_bounded(tmp_path) 
     assert p._llm_reranker(last).complete.__self__ is p._answerer(last).endpoint  # type: ignore[attr-defined]
 
 
-def test_serve_workers_get_no_secret_through_the_environment(monkeypatch, tmp_path) -> None:
+def test_serve_workers_get_every_setting_and_no_secret_through_the_environment(monkeypatch, tmp_path) -> None:
+    import stat
+
     import uvicorn
 
     from rag.api.app import SETTINGS_ENV, app_from_env
     from rag.cli import main
 
-    monkeypatch.setenv("RAG_API_KEY", "service-key-0123456789")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-upstream-0123456789")
     monkeypatch.setenv("RAG_CHROMA_HOST", "127.0.0.1")  # never contacted: uvicorn.run is replaced
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)  # the hand-over is what is checked here
-    assert main(["serve", "--workers", "2", "--store", str(tmp_path / "s")]) == 0
+    # keys given with --set, not in the environment: they once never reached the workers
+    assert main(["serve", "--workers", "2", "--store", str(tmp_path / "s"), "--set", "api_key=service-key-0123456789",
+                 "--set", "api_admin_key=admin-key-0123456789", "--set", "token_budget=123"]) == 0
     handed = os.environ[SETTINGS_ENV]
-    assert "service-key" not in handed and "sk-upstream" not in handed
-    assert json.loads(handed)["api_workers"] == 2
+    assert "service-key" not in handed and "sk-upstream" not in handed and "admin-key" not in handed
+    assert stat.S_IMODE(os.stat(handed).st_mode) == 0o600
+    assert json.loads(Path(handed).read_text())["api_workers"] == 2
+    monkeypatch.delenv("OPENAI_API_KEY")  # a worker must not depend on the parent's environment for keys
     monkeypatch.setattr("rag.api.app.configure_process", lambda s: None)
     monkeypatch.setattr("rag.api.app.create_app", lambda s: s)
-    worker_settings = app_from_env()  # a worker reads the secrets from its own environment
+    worker_settings = app_from_env()
     assert worker_settings.api_key.get_secret_value() == "service-key-0123456789"  # type: ignore[union-attr]
+    assert worker_settings.api_admin_key.get_secret_value() == "admin-key-0123456789"  # type: ignore[union-attr]
+    assert worker_settings.llm_api_key.get_secret_value() == "sk-upstream-0123456789"  # type: ignore[union-attr]
+    assert worker_settings.token_budget == 123
     monkeypatch.delenv(SETTINGS_ENV)

@@ -31,6 +31,22 @@ def _resolve(overrides: dict) -> Settings | list[dict]:
         return e.detail  # type: ignore[return-value]
 
 
+def _not_costlier(got: Settings, operator: Settings) -> None:
+    """Every cost setting of ``got`` within the operator's value (or the operator's explicit raise limit)."""
+    from rag.api.app import _EFFORT, cost_direction
+
+    for key in Settings.model_fields:
+        direction, value, mine = cost_direction(key), getattr(got, key), getattr(operator, key)
+        if direction == "up":
+            limit = None if mine is None else max(mine, operator.api_override_limits.get(key, mine))
+            assert limit is None or (value is None and key == "hop_budget") or (
+                value is not None and value <= limit), (key, value, limit)
+        elif direction == "down":
+            assert mine is None or (value is not None and value >= mine), (key, value, mine)
+        elif direction == "effort":
+            assert _EFFORT[value] <= _EFFORT[mine], (key, value, mine)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(OPERATOR.api_overrides + ["llm_base_url", "store_path"]), INTERESTING,
                        max_size=6))
@@ -39,19 +55,70 @@ def test_any_override_is_within_the_ceilings_or_refused_naming_the_field(overrid
     if isinstance(got, list):
         assert got and all(e["loc"][:2] == ["body", "overrides"] and e["loc"][2] in overrides for e in got)
         return
-    for key, limit in OPERATOR.api_override_limits.items():
-        value = getattr(got, key)
-        assert (value is None and key == "hop_budget") or (value is not None and value <= limit), (key, value)
+    _not_costlier(got, OPERATOR)
     assert got.answerer == "extractive" and got.reranker != "llm"
     for key, value in overrides.items():  # nothing was coerced: what was accepted is what was sent
         assert getattr(got, key) == (tuple(value) if isinstance(value, list) else value)
+
+
+EFFORTS = st.sampled_from([None, "minimal", "low", "medium", "high"])
+OPERATORS = st.fixed_dictionaries({
+    "max_completion_tokens": st.integers(1, 40_000), "reasoning_effort": EFFORTS,
+    "token_budget": st.none() | st.integers(1, 5000), "hop_budget": st.none() | st.integers(1, 5000),
+    "max_passages": st.none() | st.integers(1, 50), "candidate_depth": st.integers(1, 300),
+    "abstain_below": st.none() | st.floats(0, 1), "abstain_learned_above": st.none() | st.floats(0, 1),
+    "abstain_sentence_below": st.none() | st.floats(0, 1), "abstain_unnamed_below": st.none() | st.floats(0, 1),
+    "api_override_limits": st.dictionaries(st.sampled_from(["token_budget", "candidate_depth"]),
+                                           st.floats(1, 10_000), max_size=2),
+})
+REQUESTS = st.fixed_dictionaries({}, optional={
+    "max_completion_tokens": st.integers(1, 60_000), "reasoning_effort": EFFORTS,
+    "token_budget": st.none() | st.integers(1, 20_000), "hop_budget": st.none() | st.integers(1, 20_000),
+    "max_passages": st.none() | st.integers(1, 60), "candidate_depth": st.integers(1, 1000),
+    "abstain_below": st.none() | st.floats(0, 1), "abstain_learned_above": st.none() | st.floats(0, 1),
+    "abstain_sentence_below": st.none() | st.floats(0, 1), "abstain_unnamed_below": st.none() | st.floats(0, 1),
+})
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPERATORS, REQUESTS)
+def test_no_request_spends_more_than_a_random_operator_allows(operator: dict, request: dict) -> None:
+    """Against any operator configuration: a request may lower cost, never raise it above the operator's own
+    values (max_completion_tokens, reasoning_effort, budgets, how readily the service abstains)."""
+    mine = OPERATOR.replace(**operator)
+    svc = Service(mine, pipeline=object())  # type: ignore[arg-type]
+    try:
+        got = svc.settings_for(request)
+    except HTTPException as e:
+        assert e.status_code == 422 and all(err["loc"][2] in request for err in e.detail)  # type: ignore[index]
+        return
+    _not_costlier(got, mine)
+    if not request:
+        assert got == mine
+
+
+def test_the_hostile_request_of_the_probe_is_refused() -> None:
+    """The operator allows 500 output tokens at low effort; the request asked for 25000 at high effort
+    with abstention off, and was once sent upstream as asked."""
+    mine = Service(OPERATOR.replace(max_completion_tokens=500, reasoning_effort="low"),
+                   pipeline=object())  # type: ignore[arg-type]
+    with pytest.raises(HTTPException) as e:
+        mine.settings_for({"max_completion_tokens": 25000, "reasoning_effort": "high", "abstain_below": None})
+    assert {err["loc"][2] for err in e.value.detail} == {  # type: ignore[index]
+        "max_completion_tokens", "reasoning_effort", "abstain_below"}
+    cheaper = mine.settings_for({"max_completion_tokens": 200, "reasoning_effort": "minimal", "abstain_below": 0.5})
+    assert (cheaper.max_completion_tokens, cheaper.reasoning_effort, cheaper.abstain_below) == (200, "minimal", 0.5)
 
 
 @pytest.mark.parametrize(("overrides", "field"), [
     ({"token_budget": None}, "token_budget"),
     ({"max_passages": None}, "max_passages"),
     ({"token_budget": "100000"}, "token_budget"),
-    ({"token_budget": 9000}, "token_budget"),
+    ({"token_budget": 351}, "token_budget"),
+    ({"max_completion_tokens": 25_001}, "max_completion_tokens"),
+    ({"reasoning_effort": "high"}, "reasoning_effort"),
+    ({"abstain_below": None}, "abstain_below"),
+    ({"abstain_learned_above": 0.99}, "abstain_learned_above"),
     ({"hop_budget": 100_000}, "hop_budget"),
     ({"candidate_depth": "50"}, "candidate_depth"),
     ({"answerer": "openai"}, "answerer"),

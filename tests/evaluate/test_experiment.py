@@ -214,3 +214,31 @@ def test_run_folder_survives_a_cut_line_refuses_a_second_writer_and_hides_secret
         run_experiment(spec, out, pipeline_factory=factory, progress=False)
     assert "sk-never-written" not in (out / "spec.json").read_text()  # report.md is written from spec.json
     assert json.loads((out / "spec.json").read_text())["settings"]["llm_api_key"] == "***"
+
+
+def test_a_shipped_spec_scores_the_files_it_retrieves(tmp_path: Path, embedder) -> None:
+    """experiments/corpus-context.toml end to end: its gold names files ("reasoning-tokens.md") while the
+    store keeps absolute paths; nDCG, recall and MRR once read 0.0 for every question, and the report's
+    toggle table read '"*" -> "*"' (token_budget masked as a secret)."""
+    from rag.evaluate.experiment import run_experiment
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    Pipeline(Settings(store_path=tmp_path / ".leanrag/store"), embedder=embedder).ingest([tmp_path / "corpus"])
+    spec = Spec.load(root / "experiments/corpus-context.toml")
+    out = tmp_path / "run"
+    run_experiment(spec, out, pipeline_factory=lambda s: Pipeline(s, embedder=embedder), base=tmp_path,
+                   progress=False)
+    rows = read_rows(out / "results.jsonl")
+    gold = {f"q{i}": json.loads(line)["source"]
+            for i, line in enumerate((tmp_path / "corpus/questions.jsonl").read_text().splitlines())}
+    found = [r for r in rows if any(d.endswith("/" + gold[r["qid"]]) for d in r["doc_ids"])]
+    assert len(found) >= len(rows) * 0.8
+    assert all(r["ndcg@10"] > 0 and r["recall@10"] > 0 and r["mrr@10"] > 0 for r in found)
+    assert summarize(rows)[0]["ndcg@10"] > 0.5
+    written = json.loads((out / "spec.json").read_text())
+    assert written["grid"]["token_budget"] == [60, 130, 350]  # a budget is no secret
+    from rag.evaluate.report import write_report
+
+    report = write_report(out).read_text()
+    assert "token_budget: 60 -> 130" in report and '"*"' not in report

@@ -1,0 +1,91 @@
+"""Memoisation bounded in bytes, for views computed from a text alone.
+
+The same stored passages and sentences come back question after question, so their lexical views are
+worth keeping; a caller's passages are new every time and can be long. A cache bounded by entries keeps
+whatever a hostile client sends (forty calls with two 99k-character passages once held ~470 MB), so each
+cache here is bounded by an estimate of the bytes it holds, and a text too long to be a stored chunk
+or sentence is computed without being kept at all.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# A derived view (terms, stems, sets) costs several times its text: a term is a str object of ~50 bytes
+# for ~6 characters of text. 12x the characters, plus a fixed overhead, errs on the large side.
+BYTES_PER_CHAR = 12
+ENTRY_OVERHEAD = 400
+# Longer than any chunk (chunk_size is counted in tokens, ~4-5 characters each, at most a few thousand)
+# is a caller's document: computed, not kept.
+LONGEST_KEPT = 8_000
+
+_registry: list[ByteLRU] = []
+
+
+class ByteLRU:
+    """A least-recently-used memo whose entries' estimated size stays under ``max_bytes``."""
+
+    def __init__(self, fn: Callable[..., Any], max_bytes: int, longest: int) -> None:
+        self.fn, self.max_bytes, self.longest = fn, max_bytes, longest
+        self._data: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.hits = self.misses = 0
+
+    def __call__(self, *args: Any) -> Any:
+        chars = sum(len(a) for a in args if isinstance(a, str))
+        if chars > self.longest:
+            return self.fn(*args)
+        with self._lock:
+            hit = self._data.get(args)
+            if hit is not None:
+                self._data.move_to_end(args)
+                self.hits += 1
+                return hit[0]
+        value = self.fn(*args)
+        size = chars * BYTES_PER_CHAR + ENTRY_OVERHEAD
+        with self._lock:
+            self.misses += 1
+            if args not in self._data:
+                self._data[args] = (value, size)
+                self.bytes += size
+            while self.bytes > self.max_bytes and self._data:
+                _, (_, gone) = self._data.popitem(last=False)
+                self.bytes -= gone
+        return value
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def byte_lru(max_mb: float, longest: int = LONGEST_KEPT) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator: memoise a function of hashable (mostly string) arguments within ``max_mb`` megabytes."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        memo = ByteLRU(fn, int(max_mb * 1_000_000), longest)
+        _registry.append(memo)
+        out = wraps(fn)(memo)
+        return out  # type: ignore[return-value]
+
+    return wrap
+
+
+def memo_bytes() -> int:
+    """Estimated bytes held by every text memo of this process (for /metrics and the RSS benchmark)."""
+    return sum(m.bytes for m in _registry)
+
+
+def clear_memos() -> None:
+    for m in _registry:
+        m.cache_clear()
