@@ -18,7 +18,7 @@ from rag.errors import InputError
 from rag.index.embedder import one_blas_thread
 from rag.index.store import StoreError
 from rag.llm.errors import LLMError
-from rag.settings import Settings
+from rag.settings import Settings, explain
 from rag.types import Answer, Context
 
 
@@ -86,6 +86,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     _emit(args, report.to_dict(), text)
+    missing = [p for p in args.paths if not Path(p).expanduser().exists()]
+    if missing:  # a typo must not pass for a successful run (the rest was ingested; chunks of a deleted file go)
+        print(f"error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -419,7 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     one_blas_thread()
     try:
         return int(args.func(args) or 0)
-    except (StoreError, ValidationError, InputError, FileNotFoundError) as e:
+    except ValidationError as e:
+        return _fail(args, explain(e), 2)
+    except (StoreError, InputError, FileNotFoundError) as e:
         return _fail(args, str(e), 2)
     except LLMError as e:  # the model endpoint failed: exit 3, so scripts can tell it from bad input
         return _fail(args, str(e), 3)

@@ -8,11 +8,12 @@ Example:
 """
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -264,7 +265,7 @@ class Settings(BaseSettings):
         """A validated copy with some fields changed (the environment is not read again)."""
         unknown = set(overrides) - set(type(self).model_fields)
         if unknown:
-            raise InputError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+            raise InputError("; ".join(f"unknown setting {k!r}{nearest_hint(k)}" for k in sorted(unknown)))
         data = self.model_dump()
         data.update(overrides)
         return type(self).model_validate(data)
@@ -276,3 +277,24 @@ class Settings(BaseSettings):
             if getattr(self, key) is not None:
                 out[key] = "***"
         return out
+
+
+def nearest_hint(name: str) -> str:
+    """", did you mean 'token_budget'?" for a misspelt setting name ("" when nothing is close)."""
+    close = difflib.get_close_matches(name, list(Settings.model_fields), n=1, cutoff=0.6)
+    return f", did you mean {close[0]!r}?" if close else ""
+
+
+def explain(e: ValidationError) -> str:
+    """A settings validation error as one line a person reads: each field, what is wrong, and for an unknown
+    name the nearest setting (pydantic's own text is a multi-line dump with links)."""
+    parts = []
+    for err in e.errors():
+        field = ".".join(str(x) for x in err["loc"]) or "settings"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown setting {field!r}{nearest_hint(field)}")
+        else:
+            got = err.get("input")
+            shown = f" (got {got!r})" if isinstance(got, (str, int, float, bool)) or got is None else ""
+            parts.append(f"{field}: {err['msg']}{shown}")
+    return "; ".join(parts)

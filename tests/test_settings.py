@@ -63,3 +63,21 @@ def test_every_model_setting_keys_the_answerer_and_the_experiment_cache() -> Non
     model = {f for f in Settings.model_fields if f.startswith(("llm_", "local_")) and not f.startswith("llm_rerank")}
     assert model <= ANSWER_FIELDS | CLIENT_FIELDS
     assert not ANSWER_FIELDS & CLIENT_FIELDS and ANSWER_FIELDS | CLIENT_FIELDS <= set(Settings.model_fields)
+
+
+def test_a_misspelt_or_mistyped_setting_is_explained_in_one_line() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from rag.errors import InputError
+    from rag.settings import explain
+
+    with pytest.raises(ValidationError) as e:
+        Settings(tokn_budget=1)
+    assert explain(e.value) == "unknown setting 'tokn_budget', did you mean 'token_budget'?"
+    with pytest.raises(ValidationError) as e:
+        Settings(token_budget="abc")
+    assert explain(e.value).startswith("token_budget: ") and "'abc'" in explain(e.value)
+    assert "\n" not in explain(e.value) and "pydantic" not in explain(e.value)
+    with pytest.raises(InputError, match="did you mean 'evidence_mass'"):
+        Settings().replace(evidence_mas=1.0)

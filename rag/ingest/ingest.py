@@ -147,7 +147,13 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
                 continue
 
             def load(path: Path = path) -> list[Document]:
-                docs, bad = load_file(path)
+                try:
+                    docs, bad = load_file(path)
+                except LoadError:
+                    raise
+                except Exception as e:  # a parser's surprise costs this file, not the run
+                    log.exception("loading %s failed", path)
+                    raise LoadError(f"unexpected error while loading ({type(e).__name__}: {e})") from e
                 report.skipped.extend(bad)
                 return docs
 
@@ -156,6 +162,7 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
             except LoadError as e:
                 report.skipped.append(Skipped(source, str(e)))
                 continue  # its old chunks stay: a broken file loses nothing
+
 
         # Files gone from a folder that was ingested (or named files that no longer exist).
         present = {str(f) for f in files}

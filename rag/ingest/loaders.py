@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,15 +42,35 @@ def discover(paths: Iterable[str | Path], *, exclude: Iterable[str] = ()) -> tup
             else:
                 skipped.append(Skipped(str(p), f"unsupported file type {p.suffix or '(none)'!r}"))
             continue
+        root = p.resolve()
         for f in p.rglob("*"):
             rel = f.relative_to(p).parts
             if any(part.startswith(".") for part in rel) or not f.is_file():
                 continue
-            if any(fnmatch.fnmatch(f.name, pat) for pat in exclude):
+            if any(fnmatch.fnmatch(f.name, pat) for pat in exclude) or f.suffix.lower() not in SUFFIXES:
                 continue
-            if f.suffix.lower() in SUFFIXES:
-                found.add(f.resolve())
+            if (why := _unfit_path(f, root)) is not None:
+                skipped.append(Skipped(_printable(f), why))
+                continue
+            found.add(f.resolve())
     return sorted(found), skipped
+
+
+def _unfit_path(f: Path, root: Path) -> str | None:
+    """Why a file found in a folder is not ingested (None: it is)."""
+    try:
+        str(f).encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8 (rename it)"
+    if not f.resolve().is_relative_to(root):
+        # stored under the outside path, it would never be removed when the link goes
+        return "symbolic link to a file outside the folder (ingest that file itself)"
+    return None
+
+
+def _printable(path: Path) -> str:
+    """A path as text even when its bytes are not UTF-8 (each bad byte shown as U+FFFD)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def read_text(path: Path) -> str:
@@ -102,7 +123,20 @@ def _pdf_text(path: Path) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, OSError, ValueError, KeyError) as e:
         raise LoadError(f"unreadable PDF: {e}") from e
+    except Exception as e:  # pypdf meets odd files with any error (NotImplementedError for a stream filter)
+        raise LoadError(f"unreadable PDF ({type(e).__name__}: {e})") from e
     return "\n\n".join(p.strip() for p in pages if p.strip())
+
+
+# No word or URL is this long: such a run is inline data (a base64 image once made 2,304 chunks and ran for
+# 15 minutes), and the splitter can only cut it blindly.
+LONGEST_RUN = 1_000
+_LONG_RUN = re.compile(r"\S{%d,}" % (LONGEST_RUN + 1))
+
+
+def drop_long_runs(text: str) -> tuple[str, int]:
+    """``text`` without its runs of more than LONGEST_RUN non-space characters, and how many there were."""
+    return _LONG_RUN.subn("[...]", text)
 
 
 def _first_heading(text: str) -> str:
@@ -144,9 +178,12 @@ def load_file(path: Path) -> tuple[list[Document], list[Skipped]]:
     else:
         text = raw.replace("\r\n", "\n")
         title = (_first_heading(text) if kind == "markdown" else "") or path.stem
+    text, dropped = drop_long_runs(text)
     if not text.strip():
         raise LoadError("no visible text")
-    return [Document(source, source, title, text, kind)], []
+    notes = [Skipped(f"{source}:long-runs", f"left out {dropped} run(s) of over {LONGEST_RUN} characters without "
+                     "a space (inline data such as a base64 image)")] if dropped else []
+    return [Document(source, source, title, text, kind)], notes
 
 
 def _beir_docs(raw: str, source: str) -> tuple[list[Document], list[Skipped]]:

@@ -67,7 +67,9 @@ def test_retrieve_with_overrides_within_limits(api) -> None:
     refused = api.post("/v1/retrieve", json={"question": QUESTION, "overrides": {"llm_base_url": "http://evil"}})
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "overrides", "llm_base_url"]
     too_big = api.post("/v1/retrieve", json={"question": QUESTION, "overrides": {"candidate_depth": 5000}})
-    assert too_big.status_code == 422 and "at most" in too_big.json()["detail"][0]["msg"]
+    assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"][-1] == "candidate_depth"
+    deeper = api.post("/v1/retrieve", json={"question": QUESTION, "overrides": {"candidate_depth": 51}})
+    assert deeper.status_code == 422 and "at most 50" in deeper.json()["detail"][0]["msg"]  # the operator's 50
     wrong_type = api.post("/v1/retrieve", json={"question": QUESTION, "overrides": {"token_budget": "lots"}})
     assert wrong_type.status_code == 422 and "token_budget" in wrong_type.json()["detail"][0]["loc"]
     filtered = api.post("/v1/retrieve", json={"question": QUESTION, "filters": {"doc_id": "nothing-matches"}})

@@ -102,3 +102,23 @@ def test_readyz_says_nothing_an_attacker_could_use(tmp_path, embedder) -> None:
         own = httpx.post(f"{server.root}/v1/retrieve", json={"question": "q?"},
                          headers={"Authorization": f"Bearer {KEY}"})
         assert own.status_code == 503 and "secret-dir" in own.text  # the operator's own clients see why
+
+
+def test_filters_chroma_cannot_run_are_a_422(served) -> None:
+    """A field named like an operator, and $and nested 100 deep, passed Chroma's client check and failed in
+    its engine: a 500 once."""
+    client, pipeline = served
+    from rag.types import Document
+
+    pipeline.ingest_documents([Document("f1", "api:f1", "Filters", "Filters narrow the store before a search.",
+                                        "text")])
+    deep: dict = {"source": "x"}
+    for _ in range(100):
+        deep = {"$and": [deep, {"source": "y"}]}
+    for where in ({"$foo": 1}, deep):
+        r = client.post("/v1/retrieve", json={"question": "What do filters do?", "filters": where})
+        assert r.status_code == 422, r.text
+        assert "filters" in r.json()["detail"][0]["msg"]
+    ok = client.post("/v1/retrieve", json={"question": "What do filters do?",
+                                           "filters": {"$and": [{"source": "x"}, {"source": {"$ne": "y"}}]}})
+    assert ok.status_code == 200, ok.text

@@ -189,8 +189,9 @@ def test_cli_ingest_json_and_config_show(tmp_path: Path, corpus_copy: Path) -> N
     store = tmp_path / "cli-store"
     out = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy / "pruning.md"),
                           str(corpus_copy / "nope.md"), "--store", str(store), "--json"],
-                         capture_output=True, text=True, timeout=300, check=True)
-    report = json.loads(out.stdout)
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and f"no such file or folder: {corpus_copy / 'nope.md'}" in out.stderr  # a typo fails
+    report = json.loads(out.stdout)  # ... after ingesting the rest
     assert report["files"] == 1 and report["added"] >= 1
     assert report["skipped"] == [{"path": str(corpus_copy / "nope.md"), "reason": "no such file or folder"}]
     out = subprocess.run([sys.executable, "-m", "rag.cli", "config", "show", "--json", "--store", str(store),
@@ -347,3 +348,21 @@ def test_stored_chunks_carry_their_context_token_counts(tmp_path: Path, corpus_c
     fresh = _pipeline(tmp_path, embedder)
     ctx = fresh.retrieve("How does reciprocal rank fusion combine rankings?")
     assert all(p.tokens == count_tokens(p.text) for p in ctx.passages)
+
+
+def test_odd_files_are_skipped_by_name_and_the_rest_ingested(tmp_path: Path, embedder) -> None:
+    """A file name that is not UTF-8 once aborted the whole ingest (TypeError); a symbolic link out of the
+    folder was stored under the outside path and never removed."""
+    folder, outside = tmp_path / "docs", tmp_path / "outside.md"
+    folder.mkdir()
+    (folder / "good.md").write_text("# Good\nQuokkas live on Rottnest Island.\n")
+    outside.write_text("# Outside\nThis file lives elsewhere.\n")
+    (folder / "link.md").symlink_to(outside)
+    bad_name = os.fsencode(folder) + b"/caf\xe9.md"  # Latin-1 bytes: not UTF-8
+    with open(bad_name, "wb") as f:
+        f.write(b"# Cafe\nA note.\n")
+    report = Pipeline(Settings(store_path=tmp_path / "store"), embedder=embedder).ingest([folder])
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert report.files == 1 and report.added >= 1
+    assert "not valid UTF-8" in reasons["caf\ufffd.md"]
+    assert "outside the folder" in reasons["link.md"]
