@@ -131,7 +131,7 @@ def _pdf_text(path: Path) -> str:
 # No word or URL is this long: such a run is inline data (a base64 image once made 2,304 chunks and ran for
 # 15 minutes), and the splitter can only cut it blindly.
 LONGEST_RUN = 1_000
-_LONG_RUN = re.compile(r"\S{%d,}" % (LONGEST_RUN + 1))
+_LONG_RUN = re.compile(rf"\S{{{LONGEST_RUN + 1},}}")
 
 
 def drop_long_runs(text: str) -> tuple[str, int]:

@@ -106,7 +106,8 @@ def test_inline_data_is_left_out_with_a_note(tmp_path: Path) -> None:
     import random
 
     blob = base64.b64encode(random.Random(1).randbytes(1_500_000)).decode()
-    (tmp_path / "img.md").write_text(f"# Logo\nOur logo, inline:\n\n![logo](data:image/png;base64,{blob})\n\nThe end.\n")
+    md = f"# Logo\nOur logo, inline:\n\n![logo](data:image/png;base64,{blob})\n\nThe end.\n"
+    (tmp_path / "img.md").write_text(md)
     docs, notes = load_file(tmp_path / "img.md")
     assert len(docs[0].text) < 200 and "Our logo" in docs[0].text and "The end." in docs[0].text
     assert len(notes) == 1 and "1 run(s)" in notes[0].reason and notes[0].path.endswith("img.md:long-runs")
