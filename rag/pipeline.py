@@ -38,6 +38,7 @@ from rag.index.store import Store, StoreConfig
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
 from rag.ingest.parallel import ingest_in_workers
+from rag.language import using
 from rag.llm.config import make_endpoint
 from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
@@ -159,7 +160,8 @@ class Pipeline:
         s = self.settings
         self.embedder.encode(["warm up"])
         self.store(create=True)
-        self._lexical(s).get()  # and the vector mirror
+        with using(s.language):
+            self._lexical(s).get()  # and the vector mirror
         if s.reranker != "llm":
             self._reranker(s)
         self._counter(s)("warm up")
@@ -172,8 +174,9 @@ class Pipeline:
         paths = list(paths)
 
         def run() -> IngestReport:
-            return run_ingest(paths, settings=self.settings, embedder=self.embedder,
-                              store=self.store(create=True), progress=progress)
+            with using(self.settings.language):  # sentence ends and token counts stored per chunk
+                return run_ingest(paths, settings=self.settings, embedder=self.embedder,
+                                  store=self.store(create=True), progress=progress)
 
         try:
             if workers > 1:
@@ -185,8 +188,9 @@ class Pipeline:
     def ingest_documents(self, documents: Sequence[Document]) -> IngestReport:
         """Add or update documents given as text; each one replaces its earlier version."""
         try:
-            return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
-                                    store=self.store(create=True))
+            with using(self.settings.language):
+                return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
+                                        store=self.store(create=True))
         finally:
             self._written()
 
@@ -204,14 +208,16 @@ class Pipeline:
         s = self._settings(overrides, settings)
         if s.candidate_depth < k:
             s = s.replace(candidate_depth=k)
-        return self._ranked(question, s, where, passages, Trace()).candidates[:k]
+        with using(s.language):
+            return self._ranked(question, s, where, passages, Trace()).candidates[:k]
 
     def retrieve(self, question: str, *, where: dict | None = None,
                  passages: Sequence[PassageInput] | None = None, settings: Settings | None = None,
                  **overrides: Any) -> Context:
         """The lean context: few passages, within the token budget, with a trace of every decision."""
         s = self._settings(overrides, settings)
-        with telemetry.span("leanrag.retrieve", **{"leanrag.caller_passages": passages is not None}) as sp:
+        with telemetry.span("leanrag.retrieve", **{"leanrag.caller_passages": passages is not None}) as sp, \
+                using(s.language):
             ctx = self._retrieve(question, s, where, passages)
             sp.set_attributes({"leanrag.passages": len(ctx.passages), "leanrag.tokens": ctx.tokens,
                                "leanrag.stop_reason": ctx.trace.stop_reason})
@@ -287,7 +293,8 @@ class Pipeline:
                            "total_ms": round((time.perf_counter() - t0) * 1000, 2)}
             return ans
 
-        why = nothing_to_read(ctx, s)
+        with using(s.language):
+            why = nothing_to_read(ctx, s)
         if why:  # no model call is paid for a context that cannot hold the answer
             ctx.trace.warnings.append(f"{why}: the model was not called")
             ctx.trace.abstained = True
@@ -296,7 +303,8 @@ class Pipeline:
             return AnswerStream(iter([NO_ANSWER, empty]), finish) if stream else finish(empty)
         if stream:
             return AnswerStream(answerer.stream(question, ctx), finish)
-        return finish(answerer.answer(question, ctx))
+        with using(s.language):
+            return finish(answerer.answer(question, ctx))
 
     def _counter(self, s: Settings) -> CachedCounter:
         with self._lock:
@@ -380,7 +388,7 @@ class Pipeline:
 
 # Settings a pipeline reads once, when its store, embedder and caches are made: a per-call value would be
 # ignored, so it is refused instead.
-BUILT_WITH = frozenset({"store_path", "collection", "chroma_host", "chroma_port", "embedding_model",
+BUILT_WITH = frozenset({"language", "store_path", "collection", "chroma_host", "chroma_port", "embedding_model",
                         "embedding_batch_size", "device", "evidence_cache", "vector_mirror_mb", "chunk_size",
                         "chunk_overlap", "ingest_exclude", "write_batch", "writer_lease_wait"})
 

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="use a Chroma server instead of the embedded store")
     chroma_port: int = Field(8000, ge=1, le=65535)
 
+    # --- language ----------------------------------------------------------------------
+    language: str = Field("en", description="the documents' language (rag.language): 'en' turns on the English "
+                          "rules (stop list, stemmer, abbreviations, question words, capitalised names, the "
+                          "hop's lead-subject and alias rules); another ISO code ('de', 'fr', 'es', ...) uses "
+                          "its Snowball stemmer and no English rule; 'neutral': lower-cased words only")
+
     # --- ingest ------------------------------------------------------------------------
     embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, description="HF name or local path")
     embedding_batch_size: int = Field(64, ge=1, le=4096)
@@ -235,6 +241,14 @@ class Settings(BaseSettings):
     api_allow_backend_switch: bool = Field(
         False, description="let a request switch the answerer or reranker to another model backend "
                            "(off: a request may only keep the operator's or choose a cheaper one)")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        from rag.language import language
+
+        language(v)  # raises ValueError naming the known codes
+        return v
 
     @field_validator("store_path", mode="before")
     @classmethod

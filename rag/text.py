@@ -5,24 +5,18 @@ import logging
 import re
 from functools import lru_cache
 
+from rag.language import ENGLISH_STOPWORDS, current, language, using
 from rag.memo import byte_lru
 
 log = logging.getLogger(__name__)
 
-_ABBREV = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "fig", "al", "approx",
-           "u.s", "u.k", "inc", "ltd", "jr", "sr", "cf", "ca", "vol", "jan", "feb", "mar", "apr", "jun",
-           "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 # A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before white space,
 # or at a blank line / a line that starts a Markdown header or list item.
 _END = re.compile(r"""[.!?]["')\]]*(?=\s)|\n\s*\n|\n(?=\s*(?:#{1,6}\s|[-*+]\s|\d+[.)]\s))""")
 _WORD = re.compile(r"\w\w+", re.UNICODE)
 
-# Small English stop list: only words that carry no topic at all.
-STOPWORDS = frozenset("""a an and are as at be been but by can could did do does for from had has have he her
-his how i if in into is it its may might more most my no not of on or our she should so such than that the
-their them then there these they this those to was we were what when where which while who whom whose why
-will with would you your about after also any before between both each few further here just only other
-over same some through under until very""".split())
+# The English stop list (rag.language holds every language's rules; this name is kept for its readers).
+STOPWORDS = ENGLISH_STOPWORDS
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -44,7 +38,7 @@ def _is_abbreviation(text: str, dot: int, end: int) -> bool:
     while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "."):
         start -= 1
     word = text[start:dot].lower()
-    if word in _ABBREV or (len(word) == 1 and word.isalpha()):
+    if word in current().abbreviations or (len(word) == 1 and word.isalpha()):
         return True
     nxt = text[end:end + 3].strip()  # after any closing quote or bracket: "(a S.à r.l.) and ..."
     return bool(nxt) and nxt[0].islower()  # "approx. ten", a lower-case start is no new sentence
@@ -83,14 +77,15 @@ def text_processing() -> str:
 
 
 @byte_lru(4)
-def _stem(word: str) -> str:
-    st = _stemmer()
-    return st.stemWord(word) if st is not None else word
+def _stem(code: str, word: str) -> str:
+    return language(code).stem(word)
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased, stemmed content words: the lexical view of a text (index and query alike)."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    """Lower-cased, stemmed content words: the lexical view of a text (index and query alike), in the
+    current language (``rag.language``)."""
+    lang = current()
+    return [_stem(lang.code, w) for w in _WORD.findall(text.lower()) if w not in lang.stopwords]
 
 
 _TOKEN = re.compile(r"[\w'’.&-]+")
@@ -109,8 +104,9 @@ def named_terms(question: str) -> list[str]:
 
 
 def _named_words(question: str) -> list[str]:
-    words = _TOKEN.findall(question)
-    return [w for i, w in enumerate(words) if (i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w)]
+    words, capitals = _TOKEN.findall(question), current().capitalised_names
+    return [w for i, w in enumerate(words)
+            if (capitals and i > 0 and w[:1].isupper()) or any(ch.isdigit() for ch in w)]
 
 
 def unmentioned_names(question: str, text: str) -> list[str]:
@@ -145,25 +141,24 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i + 1:] == b[i + 1:] if len(a) == len(b) else a[i:] == b[i + 1:]
 
 
-# A question opens with a question word, maybe after a preposition ("In what year ..."), or ends with "?".
-_QUESTION_START = re.compile(r"^\W*(?:(?:in|on|at|by|for|from|to|of|during|since|after|before|with|under)\s+)?"
-                             r"(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can"
-                             r"|could|should|would|will|has|have|had)\b", re.I)
-
-
 def is_question(query: str) -> bool:
     """Whether a query is phrased as a question (claims and keyword queries are not).
 
     >>> is_question("In what year was Patti Page born"), is_question("Vitamin D lowers fracture risk.")
     (True, False)
     """
-    return query.rstrip().endswith("?") or bool(_QUESTION_START.match(query))
+    return query.rstrip().endswith(("?", "？", "؟")) or bool(current().question_start.match(query))
+
+
+def term_tuple(text: str) -> tuple[str, ...]:
+    """``terms`` memoised: the same passages and sentences come back question after question."""
+    return _term_tuple(current().code, text)
 
 
 @byte_lru(16)
-def term_tuple(text: str) -> tuple[str, ...]:
-    """``terms`` memoised: the same passages and sentences come back question after question."""
-    return tuple(terms(text))
+def _term_tuple(code: str, text: str) -> tuple[str, ...]:
+    with using(code):
+        return tuple(terms(text))
 
 
 # An encyclopaedia-style lead names its subject before its first verb or bracket: "Ed Wood (born ...) is",
@@ -201,7 +196,7 @@ def lead_subject(text: str) -> str:
     >>> lead_subject('"Is Google Making Us Stupid? What the Internet is doing" is an article by Nicholas Carr.')
     'Is Google Making Us Stupid?'
     """
-    return _lead_subject(text[:200])
+    return _lead_subject(text[:200]) if current().encyclopaedia else ""
 
 
 @byte_lru(2)
@@ -238,6 +233,8 @@ def lead_aliases(opening: str) -> list[str]:
     >>> lead_aliases("Clara Ann Fowler (1927 - 2013), known by her professional name Patti Page, was a singer.")
     ['Patti Page']
     """
+    if not current().encyclopaedia:
+        return []
     subject = lead_subject(opening)
     other = [subject.split(" or ", 1)[1]] if " or " in subject else []  # "Bhavageete or Bhavageeth"
     return list(_lead_aliases(opening[:300])) + other

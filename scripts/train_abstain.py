@@ -1,17 +1,15 @@
-"""Learn the answer path's abstention model (``abstain`` in rag/retrieve/weights.json), on training data only.
+"""Learn the answer path's abstention model (``abstain`` in rag/retrieve/weights.json) and its threshold.
 
-    .venv/bin/python scripts/train_abstain.py --squad-store DIR [--squad-n 1200] [--sets squad,hotpotqa] [--out F]
+    .venv/bin/python scripts/abstain_rows.py --squad-store DIR      # the contexts, as rows (cached)
+    .venv/bin/python scripts/train_abstain.py [--rows F] [--out F] [--refuse 0.005]
 
-Each example is a final context, as the answer path sees it; the label says whether the answer is absent.
-Two sets, weighing the same:
-- SQuAD dev questions outside the 300 test questions and outside the 300 that scripts/bench_abstain.py
-  chooses its threshold on: each against the whole store (answerable) and against the store without
-  its article (a ``where`` filter; not answerable);
-- HotpotQA questions 0-49, over their own paragraphs with and without ``title`` fields: all ten
-  (answerable), and the eight distractors alone, the two supporting paragraphs left out (not answerable).
-Only queries phrased as questions with scored sentences are judged by the model, so only they train it.
-``--sets`` leaves a set out (the generalisation study in BENCHMARKS.md).
-The sentence and passage models must be trained first (scripts/train_scorers.py): their scores are inputs.
+Learns from the ``fit`` rows of four sets, each weighing the same: SQuAD (in the store / its article left
+out), the shared HotpotQA sample's questions 0-49, and 50 HotpotQA and 50 MuSiQue train questions (all
+paragraphs / the supporting ones left out), so single-hop and 2-4-hop contexts both teach it.
+The threshold (``abstain_learned_above``) is chosen on predictions the model made for questions it was
+not fitted on (5 folds by question): the lowest threshold at which no fit set refuses more than
+``--refuse`` of its answerable contexts. The ``report`` rows (SQuAD test, HotpotQA 50-99, the other
+train questions 50-99, XQuAD German and Spanish) are only measured, after the choice.
 """
 from __future__ import annotations
 
@@ -19,66 +17,100 @@ import argparse
 import json
 import random
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_abstain import DATA, SQUAD, articles, hotpot_contexts, squad_contexts  # noqa: E402
+from abstain_rows import ROWS, read_rows  # noqa: E402
 from train_scorers import fit  # noqa: E402
 
-from rag import Pipeline, Settings  # noqa: E402
-from rag.answer.abstain import abstain_features, best_answer  # noqa: E402
-from rag.evaluate.datasets import hotpotqa, squad_split  # noqa: E402
-from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE  # noqa: E402
-from rag.text import is_question  # noqa: E402
-from rag.types import Context  # noqa: E402
+from rag.answer.abstain import feature_row  # noqa: E402
+from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE, Logistic  # noqa: E402
+
+FIT_SETS = ("squad", "hotpotqa", "hotpotqa-train", "musique-train")
 
 
-def rows(ctxs: list[Context], label: int) -> tuple[list[np.ndarray], list[int]]:
-    judged = [c for c in ctxs if c.passages and is_question(c.question) and best_answer(c) is not None]
-    return [abstain_features(c)[0] for c in judged], [label] * len(judged)
+def arrays(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, labels and weights (each set's rows add up to the same weight)."""
+    per_set = defaultdict(int)
+    for r in rows:
+        per_set[r["set"]] += 1
+    x = np.array([feature_row(r["signals"])[0] for r in rows])
+    y = np.array([r["label"] for r in rows])
+    w = np.array([1.0 / per_set[r["set"]] for r in rows])
+    return x, y, w * len(rows) / w.sum()
 
 
-def squad_fit_contexts(p: Pipeline, n: int) -> tuple[list[Context], list[Context]]:
-    train, _ = squad_split(SQUAD)
-    held = {q.text for q in random.Random(5).sample(train, 300)}  # bench_abstain's threshold questions
-    qs = [q for q in random.Random(2).sample(train, n + 300) if q.text not in held][:n]
-    inside, outside = squad_contexts(p, qs, articles())
-    return inside, outside
+def model_of(m: dict) -> Logistic:
+    return Logistic(ABSTAIN_FEATURES, m["mean"], m["scale"], m["coef"], m["intercept"])
 
 
-def hotpot_fit_contexts(p: Pipeline) -> tuple[list[Context], list[Context]]:
-    qs = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[:50]
-    answerable, left_out = hotpot_contexts(p, qs)
-    return [c for v in answerable.values() for c in v], [c for v in left_out.values() for c in v]
+def out_of_fold(rows: list[dict], folds: int = 5) -> np.ndarray:
+    """Each row's probability from a model fitted without its question."""
+    qids = sorted({(r["set"], r["qid"]) for r in rows})
+    random.Random(0).shuffle(qids)
+    fold = {q: i % folds for i, q in enumerate(qids)}
+    out = np.zeros(len(rows))
+    for k in range(folds):
+        train = [r for r in rows if fold[(r["set"], r["qid"])] != k]
+        test = [i for i, r in enumerate(rows) if fold[(r["set"], r["qid"])] == k]
+        m = model_of(fit(*arrays(train), ABSTAIN_FEATURES))
+        out[test] = m(np.array([feature_row(rows[i]["signals"])[0] for i in test]))
+    return out
+
+
+def choose(rows: list[dict], probs: np.ndarray, refuse: float) -> float:
+    """The lowest threshold at which every set refuses at most ``refuse`` of its answerable rows."""
+    for t in np.arange(0.50, 1.0, 0.005):
+        worst = max(_share(rows, probs, t, s, 0) for s in {r["set"] for r in rows})
+        if worst <= refuse:
+            return round(float(t), 3)
+    return 1.0
+
+
+def _share(rows: list[dict], probs: np.ndarray, t: float, name: str, label: int) -> float:
+    picked = [p for r, p in zip(rows, probs, strict=True) if r["set"] == name and r["label"] == label]
+    return sum(p >= t for p in picked) / max(1, len(picked))
+
+
+def report(rows: list[dict], probs: np.ndarray, t: float) -> None:
+    print("| set | split | answerable refused % | answer absent: abstained % | contexts |")
+    print("|---|---|---|---|---|")
+    for name, split in sorted({(r["set"], r["split"]) for r in rows}):
+        sel = [i for i, r in enumerate(rows) if r["set"] == name and r["split"] == split]
+        sub, p = [rows[i] for i in sel], probs[sel]
+        print(f"| {name} | {split} | {100 * _share(sub, p, t, name, 0):.1f} | {100 * _share(sub, p, t, name, 1):.1f} "
+              f"| {len(sub)} |")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--squad-store", required=True)
-    ap.add_argument("--squad-n", type=int, default=1200)
-    ap.add_argument("--sets", default="squad,hotpotqa", help="the sets the model learns from")
+    ap.add_argument("--rows", type=Path, default=ROWS)
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    ap.add_argument("--refuse", type=float, default=0.005, help="answerable share a fit set may refuse")
     args = ap.parse_args()
-    p = Pipeline(Settings(store_path=args.squad_store))
-    collect = {"squad": lambda: squad_fit_contexts(p, args.squad_n), "hotpotqa": lambda: hotpot_fit_contexts(p)}
-    xs, ys, ws, counts = [], [], [], {}
-    for name in args.sets.split(","):
-        inside, outside = collect[name]()
-        xi, yi = rows(inside, 0)
-        xo, yo = rows(outside, 1)
-        xs += xi + xo
-        ys += yi + yo
-        ws += [1.0 / (len(inside) + len(outside))] * (len(yi) + len(yo))  # each set weighs the same
-        counts[name] = {"answerable": len(yi), "not_answerable": len(yo)}
-    w = np.array(ws) * len(ws)
-    model = fit(np.array(xs), np.array(ys), w, ABSTAIN_FEATURES)
-    model["trained_on"] = counts
+    rows = [r for r in read_rows(args.rows) if r["signals"] is not None]
+    fit_rows = [r for r in rows if r["split"] == "fit" and r["set"] in FIT_SETS]
+    oof = out_of_fold(fit_rows)
+    threshold = choose(fit_rows, oof, args.refuse)
+    model = fit(*arrays(fit_rows), ABSTAIN_FEATURES)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"answerable": 0, "not_answerable": 0})
+    for r in fit_rows:
+        counts[r["set"]]["not_answerable" if r["label"] else "answerable"] += 1
+    model["trained_on"] = dict(counts)
+    model["threshold"] = threshold
+    print(f"threshold (out-of-fold, <= {100 * args.refuse:.1f}% refused on every fit set): {threshold}")
+    print("\nout of fold, fit rows:")
+    report(fit_rows, oof, threshold)
+    held = [r for r in rows if r["split"] == "report"]
+    if held:
+        print("\nreport rows (never fitted or chosen on):")
+        report(held, model_of(model)(np.array([feature_row(r["signals"])[0] for r in held])), threshold)
     data = json.loads(args.out.read_text()) if args.out.exists() else json.loads(WEIGHTS_FILE.read_text())
     data["abstain"] = model
     args.out.write_text(json.dumps(data, indent=1) + "\n")
-    print(json.dumps(model, indent=1))
 
 
 if __name__ == "__main__":

@@ -52,10 +52,10 @@ def test_hostile_passages_leave_the_text_memos_bounded() -> None:
         for _ in range(2):
             text = _text(rng, 99_000)
             term_tuple(text)
-            _passage_terms("", text)
+            _passage_terms("en", "", text)
             counter(text)
             for start in range(0, len(text), 150):  # its sentences, as the features read them
-                SentenceView.of(text[start:start + 150])
+                SentenceView.of("en", text[start:start + 150])
     assert memo_bytes() <= 70_000_000
     assert all(len(t) <= LONGEST_KEPT for t in counter._seen)
     assert len(counter._seen) == 0

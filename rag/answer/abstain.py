@@ -8,10 +8,12 @@ not trained on, are judged by the best passage's score alone (``abstain_below``)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from rag.retrieve.features import load_models
+from rag.retrieve.features import ABSTAIN_FEATURES, load_models
 from rag.settings import Settings
 from rag.text import is_question, unmentioned_names
 from rag.types import Context
@@ -34,17 +36,45 @@ def _best_passage(ctx: Context) -> float:
     return max(p.score for p in ctx.passages)
 
 
-def _row(answer: float, passage: float, missing: bool) -> np.ndarray:
-    """Why the product: a weak best sentence in a strongly relevant passage is a hard answerable question,
-    while the same sentence in a weak passage is about a neighbour of what was asked."""
-    a, b = _logit(answer), _logit(passage)
-    return np.array([[a, b, a * b, 1.0 if missing else 0.0]], dtype=np.float32)
+def signals(ctx: Context) -> dict[str, Any] | None:
+    """What the final context offers the learned rule (None when it does not judge it: no passage, no
+    scored sentence, or a query not phrased as a question)."""
+    answer = best_answer(ctx)
+    if not ctx.passages or answer is None or not is_question(ctx.question):
+        return None
+    scores = sorted((p.score for p in ctx.passages), reverse=True)
+    sentences = sorted((sc for p in ctx.passages for *_, sc in p.sentences), reverse=True)
+    return {"answer": answer, "passage": scores[0], "second": scores[1] if len(scores) > 1 else 0.0,
+            "missing": bool(unmentioned_names(ctx.question, ctx.text)), "passages": len(scores),
+            "mass": sum(sentences), "second_answer": sentences[1] if len(sentences) > 1 else 0.0,
+            "tokens": ctx.tokens}
+
+
+# Each learned input from the signals. Why the product: a weak best sentence in a strongly relevant passage
+# is a hard answerable question, while the same sentence in a weak passage is about a neighbour of what was
+# asked. Why the second sentence and the mass: a multi-hop answer is spread over sentences that each answer
+# only part of the question, none of them well.
+_FEATURES: dict[str, Callable[[dict[str, Any]], float]] = {
+    "answer_logit": lambda s: _logit(s["answer"]),
+    "passage_logit": lambda s: _logit(s["passage"]),
+    "answer_x_passage": lambda s: _logit(s["answer"]) * _logit(s["passage"]),
+    "name_missing": lambda s: 1.0 if s["missing"] else 0.0,
+    "second_answer_logit": lambda s: _logit(s["second_answer"]),
+    "mass": lambda s: min(s["mass"], 3.0),
+}
+
+
+def feature_row(sig: dict[str, Any]) -> np.ndarray:
+    """The learned rule's inputs (``ABSTAIN_FEATURES``), one row."""
+    return np.array([[_FEATURES[name](sig) for name in ABSTAIN_FEATURES]], dtype=np.float32)
 
 
 def abstain_features(ctx: Context) -> np.ndarray:
-    """The learned rule's inputs (``ABSTAIN_FEATURES``) for a context with scored sentences."""
-    missing = unmentioned_names(ctx.question, ctx.text)
-    return _row(best_answer(ctx) or 0.0, _best_passage(ctx), bool(missing))
+    """The learned rule's inputs for a context it judges."""
+    sig = signals(ctx)
+    if sig is None:
+        raise ValueError("the learned rule judges questions with scored sentences only")
+    return feature_row(sig)
 
 
 def unanswerable(ctx: Context) -> float:
@@ -81,7 +111,7 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
 
 def _learned(ctx: Context, answer: float, above: float) -> str:
     best, missing = _best_passage(ctx), unmentioned_names(ctx.question, ctx.text)
-    p = _probability(_row(answer, best, bool(missing)))
+    p = _probability(abstain_features(ctx))
     if p < above:
         return ""
     names = f"; the context never mentions {_listed(missing)}" if missing else ""

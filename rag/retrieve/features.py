@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rag.language import current, using
 from rag.memo import byte_lru
 from rag.text import term_tuple, terms, text_processing
 
@@ -87,7 +88,8 @@ def passage_features(qvec: np.ndarray, q_terms: dict[str, float], titles: list[s
                      evidence: list[Evidence]) -> np.ndarray:
     """One row of PASSAGE_FEATURES per candidate; the *_rel ones are relative to the best candidate."""
     n = len(texts)
-    views = [_passage_terms(ti, tx) for ti, tx in zip(titles, texts, strict=True)]
+    code = current().code
+    views = [_passage_terms(code, ti, tx) for ti, tx in zip(titles, texts, strict=True)]
     avg = float(np.mean([v.length for v in views])) if views else 1.0
     raw_bm25 = [bm25(q_terms, v.tf, v.length, avg) for v in views]
     top_bm25 = max(raw_bm25, default=0.0) or 1.0
@@ -97,7 +99,8 @@ def passage_features(qvec: np.ndarray, q_terms: dict[str, float], titles: list[s
         top = np.sort(sims)[::-1]
         rows[i, :6] = (
             float(ev.vector @ qvec), float(top[0]), float(top[1] if len(top) > 1 else top[0]),
-            coverage(q_terms, views[i].tf.keys()), raw_bm25[i] / top_bm25, coverage(q_terms, _term_set(titles[i])),
+            coverage(q_terms, views[i].tf.keys()), raw_bm25[i] / top_bm25,
+            coverage(q_terms, _term_set(code, titles[i])),
         )
     if n:
         rows[:, 6] = rows[:, 0] - rows[:, 0].max()
@@ -114,14 +117,16 @@ class _PassageTerms:
 # The views below depend on a text alone, and the same passages and sentences come back question after
 # question: computing them once per text took about a fifth of a warm query's feature time.
 @byte_lru(16)
-def _passage_terms(title: str, text: str) -> _PassageTerms:
-    toks = term_tuple(f"{title} {text}")
+def _passage_terms(code: str, title: str, text: str) -> _PassageTerms:
+    with using(code):
+        toks = term_tuple(f"{title} {text}")
     return _PassageTerms(_tf(toks), len(toks))
 
 
 @byte_lru(8)
-def _term_set(text: str) -> frozenset[str]:
-    return frozenset(term_tuple(text))
+def _term_set(code: str, text: str) -> frozenset[str]:
+    with using(code):
+        return frozenset(term_tuple(text))
 
 
 @dataclass(frozen=True)
@@ -136,8 +141,9 @@ class SentenceView:
 
     @staticmethod
     @byte_lru(16)
-    def of(sentence: str) -> SentenceView:
-        st = term_tuple(sentence)
+    def of(code: str, sentence: str) -> SentenceView:
+        with using(code):
+            st = term_tuple(sentence)
         return SentenceView(frozenset(st), frozenset(zip(st, st[1:], strict=False)), bool(_DIGIT.search(sentence)),
                             frozenset(w.lower() for w in _CAP.findall(sentence)),
                             math.log1p(len(sentence.split())))
@@ -184,7 +190,8 @@ def sentence_features(q: QuestionView, passages: Sequence[ScoredPassage]) -> lis
     place = np.arange(len(spans)) - starts[owner]  # a sentence's index in its passage
     vectors = np.concatenate([p.evidence.sentence_vectors for p in passages if p.evidence.spans])
     sims = (vectors @ q.vec).astype(np.float64)
-    views = [SentenceView.of(passages[i].text[a:b]) for i, a, b in spans]
+    code = current().code
+    views = [SentenceView.of(code, passages[i].text[a:b]) for i, a, b in spans]
     lex = np.array([coverage(q.terms, v.terms) for v in views])
     present = sizes > 0  # reduceat needs non-empty groups
     best, best_lex = np.zeros(len(passages)), np.zeros(len(passages))
@@ -195,7 +202,7 @@ def sentence_features(q: QuestionView, passages: Sequence[ScoredPassage]) -> lis
     neighbour = np.maximum(before, after)
     digit = np.array([v.has_digit for v in views], dtype=np.float64)
     n_bigrams = len(q.bigrams)
-    title_cov = np.array([coverage(q.terms, _term_set(p.title)) for p in passages])
+    title_cov = np.array([coverage(q.terms, _term_set(code, p.title)) for p in passages])
     rows = np.column_stack((
         sims, lex, lex / np.where(best_lex > 0, best_lex, 1.0)[owner], sims - best[owner],
         np.where(np.isfinite(neighbour), neighbour, 0.0), np.array([p.score for p in passages])[owner],

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from rag.language import current
 from rag.text import STOPWORDS, lead_aliases, lead_subject, term_tuple
 from rag.types import Candidate
 
@@ -203,8 +204,11 @@ _ADJECTIVE = re.compile(r"\b[A-Z][a-z]{3,}n\b")  # "Tunisian", "Brazilian", "Ame
 def _held(text: str) -> set[str]:
     """The terms a passage holds, with the place a capitalised adjective names: "the Tunisian national team"
     holds "Tunisia" ("Tunisia national football team"), "Brazilian" holds "Brazil"."""
+    held = set(term_tuple(text))
+    if not current().encyclopaedia:  # an English rule ("German" is no place "Germ" elsewhere either)
+        return held
     roots = {w[:-len(end)] for w in _ADJECTIVE.findall(text) for end in ("n", "an", "ian") if w.endswith(end)}
-    return set(term_tuple(text)) | {t for r in roots for t in term_tuple(r)}
+    return held | {t for r in roots for t in term_tuple(r)}
 
 
 def _opening(c: Candidate) -> str:
@@ -253,7 +257,8 @@ def _called(text: str, name: str) -> bool:
     Timothy Michael Kaine, Nicholas Wulstan Park, Jonathan Monroe Craig). A lead gives the full name; the
     passages that mention the person mostly use the short one."""
     words = _PAREN.sub("", name).split()
-    if not 2 <= len(words) <= 4 or not all(w[:1].isupper() and w.isalpha() for w in words):
+    if not current().encyclopaedia or not 2 <= len(words) <= 4 or not all(
+            w[:1].isupper() and w.isalpha() for w in words):
         return False
     first, last = words[0], words[-1]
     if len(first) < 3 or len(last) < 3 or first.lower() in STOPWORDS:  # "The Morning Chronicle" is no person
