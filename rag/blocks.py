@@ -7,8 +7,18 @@ import re
 from collections.abc import Sequence
 
 # Any "<" that a reader could take for the start of our tags: "</passage>", "< /passage>", "</ PASSAGE",
-# "<\ncontext" ...
-_TAG = re.compile(r"<(?=[\s/]*(?:passage|context))", re.IGNORECASE)
+# "<\ncontext", and what only looks like one to a model: a fullwidth or small "<" (＜, ﹤), an invisible
+# character anywhere in the tag ("<\u200b/passage>"), fullwidth letters ("＜／ｐａｓｓａｇｅ＞").
+_LESS = "<\uff1c\ufe64\u2039\u276e\u3008\u27e8"
+_GAP = r"[\s/\uff0f\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]*"
+
+
+def _letters(word: str) -> str:
+    """A word matched in ASCII or fullwidth letters, either case, invisible characters between them."""
+    return _GAP.join(f"[{c}{c.upper()}{chr(ord(c) + 0xFEE0)}{chr(ord(c.upper()) + 0xFEE0)}]" for c in word)
+
+
+_TAG = re.compile(f"[{_LESS}](?={_GAP}(?:{_letters('passage')}|{_letters('context')}))")
 _LABEL_UNSAFE = re.compile(r'[\s"<>]+')
 
 

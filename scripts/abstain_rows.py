@@ -8,11 +8,13 @@ were left out) and the signals the abstention model may read. Sets and their spl
 - ``squad``: SQuAD dev questions outside the 300 test questions (fit: 600 of them), against the whole store
   and against the store without the question's article; the 300 test questions (report).
 - ``hotpotqa``: the shared sample, questions 0-49 fit, 50-99 report; all ten paragraphs vs the eight
-  distractors, with and without ``title`` fields.
+  distractors, as plain ``{id, text, source}`` passages (the form that leans on no title).
 - ``hotpotqa-train`` / ``musique-train``: 100 train-split questions each (scripts/generality_data.py), 0-49 fit,
   50-99 report; all paragraphs vs all but the supporting ones.
 - ``xquad-de`` / ``xquad-es``: report only (another language): 150 questions each over a store of the
   language's 240 paragraphs, with and without the question's article.
+Each row also says whether a gold answer is in the final context (``kept``): an "answerable" question whose
+context lost its answer is a refusal that costs nothing, and one whose context holds it must be answered.
 Rows already in the output are not computed again.
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bench_generality import CACHE, FORMS, Item, hotpot_list, musique, shared_ho
 from rag import Pipeline, Settings  # noqa: E402
 from rag.answer.abstain import signals  # noqa: E402
 from rag.evaluate.datasets import squad_split  # noqa: E402
+from rag.evaluate.metrics import answer_kept  # noqa: E402
 from rag.index.embedder import one_blas_thread  # noqa: E402
 from rag.types import Document  # noqa: E402
 
@@ -52,7 +55,7 @@ def _multihop(name: str, items: list[Item], p: Pipeline, fit: int,
             absent = [x for i, x in enumerate(passages) if i not in it.gold]
             for label, ps in ((0, passages), (1, absent)):
                 yield {"set": name, "split": split, "qid": it.id, "form": form, "label": label,
-                       "ctx": lambda ps=ps, q=it.question: p.retrieve(q, passages=ps)}
+                       "answers": it.answers, "ctx": lambda ps=ps, q=it.question: p.retrieve(q, passages=ps)}
 
 
 def _squad(store: str, n_fit: int) -> Iterator[Row]:
@@ -65,7 +68,7 @@ def _squad(store: str, n_fit: int) -> Iterator[Row]:
             gold = article(next(iter(q.relevant)))
             for label, where in ((0, None), (1, {"doc_id": {"$nin": by_article[gold]}})):
                 yield {"set": "squad", "split": split, "qid": q.id, "form": "store", "label": label,
-                       "ctx": lambda q=q, where=where: p.retrieve(q.text, where=where)}
+                       "answers": q.answers, "ctx": lambda q=q, where=where: p.retrieve(q.text, where=where)}
 
 
 def _xquad(lang: str, n: int, tmp: Path) -> Iterator[Row]:
@@ -75,13 +78,13 @@ def _xquad(lang: str, n: int, tmp: Path) -> Iterator[Row]:
         ids = [f"{a}_{j}" for j in range(len(art["paragraphs"]))]
         for j, para in enumerate(art["paragraphs"]):
             docs.append(Document(ids[j], f"xquad:{ids[j]}", "", para["context"], "text"))
-            qs += [(qa["id"], qa["question"], ids) for qa in para["qas"]]
+            qs += [(qa["id"], qa["question"], ids, [x["text"] for x in qa["answers"]]) for qa in para["qas"]]
     p = Pipeline(Settings(store_path=tmp / f"xquad-{lang}"))
     p.ingest_documents(docs)
-    for qid, q, ids in random.Random(7).sample(qs, n):
+    for qid, q, ids, answers in random.Random(7).sample(qs, n):
         for label, where in ((0, None), (1, {"doc_id": {"$nin": ids}})):
             yield {"set": f"xquad-{lang}", "split": "report", "qid": qid, "form": "store", "label": label,
-                   "ctx": lambda q=q, where=where: p.retrieve(q, where=where)}
+                   "answers": answers, "ctx": lambda q=q, where=where: p.retrieve(q, where=where)}
 
 
 def collect(out: Path, sets: list[str], squad_store: str | None, squad_fit: int) -> None:
@@ -103,8 +106,9 @@ def collect(out: Path, sets: list[str], squad_store: str | None, squad_fit: int)
                 for row in makers[name]():
                     if (row["set"], row["qid"], row["form"], row["label"]) in done:
                         continue
-                    sig = signals(row.pop("ctx")())
-                    f.write(json.dumps({**row, "signals": sig}) + "\n")
+                    ctx = row.pop("ctx")()
+                    kept = answer_kept(ctx.text, row.pop("answers"))  # the label a model call would meet
+                    f.write(json.dumps({**row, "kept": kept, "signals": signals(ctx)}) + "\n")
                     f.flush()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.retrieve.features import ABSTAIN_FEATURES, load_models
 from rag.settings import Settings
-from rag.text import is_question, unmentioned_names
+from rag.text import is_question, terms, unmentioned_names
 from rag.types import Context
 
 _ANYWAY = "set abstain_below=None to call the model anyway"
@@ -44,7 +44,9 @@ def signals(ctx: Context) -> dict[str, Any] | None:
         return None
     scores = sorted((p.score for p in ctx.passages), reverse=True)
     sentences = sorted((sc for p in ctx.passages for *_, sc in p.sentences), reverse=True)
+    asked = set(terms(ctx.question))
     return {"answer": answer, "passage": scores[0], "second": scores[1] if len(scores) > 1 else 0.0,
+            "covered": len(asked & set(terms(ctx.text))) / max(1, len(asked)),
             "missing": bool(unmentioned_names(ctx.question, ctx.text)), "passages": len(scores),
             "mass": sum(sentences), "second_answer": sentences[1] if len(sentences) > 1 else 0.0,
             "tokens": ctx.tokens}
@@ -61,6 +63,7 @@ _FEATURES: dict[str, Callable[[dict[str, Any]], float]] = {
     "name_missing": lambda s: 1.0 if s["missing"] else 0.0,
     "second_answer_logit": lambda s: _logit(s["second_answer"]),
     "mass": lambda s: min(s["mass"], 3.0),
+    "covered": lambda s: s["covered"],
 }
 
 

@@ -91,6 +91,23 @@ def test_any_passage_and_label_stays_in_exactly_one_block(items: list[tuple[str,
         assert body.replace("&lt;", "<") == text.strip()
 
 
+_INVISIBLE = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_LOOKALIKES = st.sampled_from(["<\u200b/passage>", "\uff1c/passage\uff1e",
+                               "\uff1c\uff0f\uff50\uff41\uff53\uff53\uff41\uff47\uff45>", "\ufe64/passage>",
+                               "</pas\u200bsage>", "<\u2060context>", "<\ufeff/PASSAGE>"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_LOOKALIKES, _TAGGY, st.text(max_size=6)), max_size=10).map("".join))
+def test_a_tag_that_only_looks_like_ours_is_escaped_too(text: str) -> None:
+    """What a model reads as "</passage>" although the bytes differ: fullwidth or small "<", fullwidth
+    letters, invisible characters inside the tag (the probe's "<\u200b/passage>" and "＜/passage＞")."""
+    import unicodedata
+
+    seen = _INVISIBLE.sub("", unicodedata.normalize("NFKC", render_context([("a", "", text)])))
+    assert len(_LOOSE_TAG.findall(seen)) == 2
+
+
 def _quokka_context(question: str, answer: float, passage: float) -> Context:
     text = "Quokkas live on Rottnest Island. They are marsupials."
     p = Passage("q", "q", "q.md", "", text, passage, [(0, len(text))], 12,
