@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Literal, cast, overload
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,8 +49,6 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.text import sentence_spans
 from rag.types import Answer, Context, Document
-
-Out = TypeVar("Out", Context, Answer)  # what a /v1 call returns: a context, or an answer with its context
 
 log = logging.getLogger(__name__)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
@@ -167,13 +165,27 @@ class Service:
                                              f"{sentences} sentences of passages; at most {limit}")])
         return passages
 
-    def run(self, req: RetrieveRequest, call: Callable[..., Out], *, answering: bool) -> Out:
-        """A /v1 retrieve or answer call: ready, settings within the ceilings, input bounded, slots held."""
+    @overload
+    def run(self, req: RetrieveRequest, *, answering: Literal[False]) -> Context: ...
+
+    @overload
+    def run(self, req: RetrieveRequest, *, answering: Literal[True]) -> Answer: ...
+
+    def run(self, req: RetrieveRequest, *, answering: bool) -> Context | Answer:
+        """A /v1 retrieve or answer call: ready, settings within the ceilings, input bounded, slots held.
+
+        A request that needs the model waits for a model slot before it takes a retrieval slot, and gives the
+        retrieval slot back before the model call: eight answers behind a slow upstream once held every
+        retrieval slot and stalled /v1/retrieve."""
         self.require_ready()
         s = self.settings_for(req.overrides)
         question, passages = self.check_question(req.question), self.check_passages(_passages(req))
-        with self.retrieval_slot(), self.model_slot(self.needs_model(s, answering=answering)):
-            out = call(question, where=req.filters or None, passages=passages, settings=s)
+        t0 = time.perf_counter()
+        with self.model_slot(self.needs_model(s, answering=answering)):
+            with self.retrieval_slot():
+                ctx = self.pipeline.retrieve(question, where=req.filters or None, passages=passages, settings=s)
+            out: Context | Answer = (self.pipeline.answer_context(question, ctx, started=t0, settings=s)
+                                     if answering else ctx)
         out.trace.request_id = REQUEST_ID.get()
         return out
 
@@ -368,7 +380,7 @@ def scrape(svc: Svc) -> Response:
 @user_routes.post("/v1/retrieve", tags=["rag"])
 def retrieve(req: RetrieveRequest, svc: Svc) -> JSONResponse:
     """The lean context and its trace, without calling a model (unless the llm reranker is asked for)."""
-    ctx = svc.run(req, svc.pipeline.retrieve, answering=False)
+    ctx = svc.run(req, answering=False)
     svc.metrics.context(ctx)
     return JSONResponse(ctx.to_dict())  # already plain JSON: skip FastAPI's slower re-encoding
 
@@ -376,7 +388,7 @@ def retrieve(req: RetrieveRequest, svc: Svc) -> JSONResponse:
 @user_routes.post("/v1/answer", tags=["rag"])
 def answer(req: AnswerRequest, svc: Svc) -> JSONResponse:
     """{answer, citations, context, usage, cost, timings, trace}."""
-    ans = svc.run(req, svc.pipeline.answer, answering=True)
+    ans = svc.run(req, answering=True)
     assert isinstance(ans, Answer)
     svc.metrics.answer(ans)
     out = ans.to_dict()
@@ -394,10 +406,10 @@ def ui_page(svc: Svc) -> HTMLResponse:
 def ui_trace(req: TraceRequest, svc: Svc) -> HTMLResponse:
     """One run of the trace page, as the self-contained HTML of ``rag retrieve --html``."""
     if req.answer:
-        ans = svc.run(req, svc.pipeline.answer, answering=True)
+        ans = svc.run(req, answering=True)
         svc.metrics.answer(ans)
         return HTMLResponse(tracepage.render(ans.context, ans))
-    ctx = svc.run(req, svc.pipeline.retrieve, answering=False)
+    ctx = svc.run(req, answering=False)
     svc.metrics.context(ctx)
     return HTMLResponse(tracepage.render(ctx))
 

@@ -61,3 +61,34 @@ def test_the_vector_cache_is_bounded_by_bytes(embedder, tmp_path) -> None:
         p.retrieve("q?", passages=[f"Batch {i} passage {j}. It has two sentences." for j in range(20)])
     assert 0 < p.vector_cache_bytes <= 50_000
     assert p.vector_cache_bytes == sum(ev.vector.nbytes + ev.sentence_vectors.nbytes for ev in p._evidence.held())
+
+
+def test_an_answer_waiting_on_the_model_holds_no_retrieval_slot(embedder, llm, tmp_path) -> None:
+    """One retrieval slot, one model slot, an upstream that takes 8 s: while an answer waits on the model,
+    a retrieval still runs (it once got 429: the answer sat on the only retrieval slot until the model replied)."""
+    import threading
+    import time
+
+    from tests.fake_openai import API_KEY
+
+    settings = Settings(store_path=tmp_path / "store", api_key=KEY, answerer="openai", llm_base_url=llm.url,
+                        llm_api_key=API_KEY, llm_model="gpt-5-mini", api_max_concurrent_retrievals=1,
+                        api_max_concurrent_llm=1, api_llm_queue_timeout=0.5, abstain_below=None)
+    llm.script([{"delay": 8}])
+    app = create_app(settings, pipeline=Pipeline(settings, embedder=embedder))
+    with ServerThread(free_port(), app) as server:
+        wait_http(f"{server.root}/readyz")
+        client = httpx.Client(base_url=server.root, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+        body = {"question": "Where do quokkas live?", "passages": ["Quokkas live on Rottnest Island."]}
+        answered: list[int] = []
+        slow = threading.Thread(target=lambda: answered.append(client.post("/v1/answer", json=body).status_code))
+        slow.start()
+        deadline = time.monotonic() + 60
+        while not llm.requests():  # the answer has reached the model
+            assert time.monotonic() < deadline and slow.is_alive()
+            time.sleep(0.05)
+        assert client.post("/v1/retrieve", json=body).status_code == 200
+        busy = client.post("/v1/answer", json=body)  # the model slot is taken: this one waits, then 429
+        assert busy.status_code == 429 and "api_max_concurrent_llm" in busy.text
+        slow.join(60)
+        assert answered == [200]
