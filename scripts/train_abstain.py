@@ -101,11 +101,11 @@ def report(rows: list[dict], probs: np.ndarray, t: float) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=Path, default=ROWS)
+    ap.add_argument("--rows", type=Path, nargs="+", default=[ROWS, ROWS.with_name("abstain_rows_store.jsonl")])
     ap.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     ap.add_argument("--refuse", type=float, default=0.005, help="answerable share a fit set may refuse")
     args = ap.parse_args()
-    rows = [r for r in read_rows(args.rows) if r["signals"] is not None]
+    rows = [r for path in args.rows for r in read_rows(path) if r["signals"] is not None]
     fit_rows = [r for r in rows if r["split"] == "fit" and r["set"] in FIT_SETS]
     oof = out_of_fold(fit_rows)
     threshold = choose(fit_rows, oof, args.refuse)

@@ -100,9 +100,13 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     if s.abstain_below is None:
         return ""
     answer = best_answer(ctx)
-    # The sentence model learned what answers to questions look like: only questions are judged by it.
-    if answer is not None and is_question(ctx.question) and s.abstain_learned_above is not None:
+    # The sentence model learned what answers to English questions look like: only those are judged by it
+    # (in German its answer probabilities fall, and the learned rule refused 26% of answerable questions).
+    if answer is not None and is_question(ctx.question) and s.abstain_learned_above is not None \
+            and s.language == "en":
         return _learned(ctx, answer, s.abstain_learned_above)
+    if s.language != "en":
+        answer = None  # the hand-set sentence rules read the same probabilities: the passage floor alone
     best = _best_passage(ctx)
     if best < s.abstain_below:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "

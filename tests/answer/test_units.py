@@ -135,6 +135,19 @@ def test_the_learned_rule_abstains_on_a_weak_context_and_answers_a_strong_one() 
     assert "abstain_below" in why("Quokkas live on Tasmania.", 0.03, 0.05)
 
 
+def test_outside_english_only_the_passage_floor_abstains() -> None:
+    """The sentence model's answer probabilities are English: in German they fall, and the learned rule
+    refused 26% of answerable XQuAD questions. Another language is judged by the passage floor alone."""
+    from rag.answer.abstain import nothing_to_read
+    from rag.settings import Settings
+
+    s = Settings(store_path="/nonexistent", language="de")
+    weak_sentences = _quokka_context("Wo leben Quokkas?", 0.01, 0.15)
+    assert nothing_to_read(weak_sentences, s) == ""
+    assert nothing_to_read(weak_sentences, s.replace(language="en")) != ""  # English: the learned rule
+    assert "abstain_below" in nothing_to_read(_quokka_context("Wo leben Quokkas?", 0.01, 0.05), s)
+
+
 def test_the_learned_probability_falls_as_the_evidence_grows() -> None:
     from rag.answer.abstain import unanswerable
 
@@ -147,7 +160,7 @@ def test_the_learned_probability_falls_as_the_evidence_grows() -> None:
     assert all(0.0 < v < 1.0 for v in (p(0.001, 0.001), p(0.999, 0.999)))
 
 
-def test_the_abstain_model_is_trained_on_its_declared_features_and_two_sets() -> None:
+def test_the_abstain_model_is_trained_on_its_declared_features_and_four_sets() -> None:
     import json
 
     from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE
@@ -155,8 +168,12 @@ def test_the_abstain_model_is_trained_on_its_declared_features_and_two_sets() ->
     model = json.loads(WEIGHTS_FILE.read_text())["abstain"]
     assert tuple(model["features"]) == ABSTAIN_FEATURES
     assert len(model["coef"]) == len(model["mean"]) == len(model["scale"]) == len(ABSTAIN_FEATURES)
-    assert set(model["trained_on"]) == {"squad", "hotpotqa"}
+    # single-hop and multi-hop contexts both teach it, and the default threshold is the one chosen for it
+    assert set(model["trained_on"]) == {"squad", "hotpotqa", "hotpotqa-train", "musique-train"}
     assert all(n["answerable"] > 0 and n["not_answerable"] > 0 for n in model["trained_on"].values())
+    from rag import Settings
+
+    assert Settings().abstain_learned_above == model["threshold"]
 
 
 def test_a_question_no_kept_sentence_answers_abstains_and_a_claim_does_not() -> None:
