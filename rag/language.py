@@ -85,6 +85,18 @@ def language(code: str) -> Language:
 
 LANGUAGES = ("en", "neutral", *sorted(set(SNOWBALL) - {"en"}))
 
+_WORDS = re.compile(r"\w+")
+# English prose is a third or more stop words (XQuAD's English paragraphs: median 0.39, 5th percentile 0.29);
+# the same paragraphs in German or Spanish hold at most 0.15 of English ones, mostly 0.02-0.03.
+ENGLISH_SHARE = 0.12
+
+
+def reads_as_english(text: str) -> bool:
+    """Whether ``text`` looks like English prose: enough of its words are English stop words. A model
+    trained on English scores (the learned abstention) is only trusted on such text."""
+    words = _WORDS.findall(text.lower())
+    return bool(words) and sum(w in ENGLISH_STOPWORDS for w in words) >= ENGLISH_SHARE * len(words)
+
 _CURRENT: ContextVar[Language] = ContextVar("leanrag_language", default=ENGLISH)
 
 

@@ -154,7 +154,7 @@ class Settings(BaseSettings):
                                       "calibrated score reaches this; None: always call the model",
                                           json_schema_extra=COST_DOWN)
     abstain_learned_above: float | None = Field(
-        0.88, ge=0, le=1, description="for queries phrased as questions, abstain when the learned probability "
+        0.905, ge=0, le=1, description="for queries phrased as questions, abstain when the learned probability "
                                        "that the context lacks the answer (from the best kept sentence's answer "
                                        "probability, the best passage's score and whether a name or number of "
                                        "the question is missing) reaches this; claims and keyword queries are "

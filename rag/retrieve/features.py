@@ -25,7 +25,7 @@ SENTENCE_FEATURES = ("cos_s", "lex_s", "lex_s_n", "cos_s_rel", "cos_nb", "p_scor
                      "title_cov", "cos_s_grel", "lex_s_grel", "bigram", "num_yes", "num_no", "cap_new")
 # The answer path's abstention model (rag.answer.abstain): logits of the best kept sentence's answer
 # probability and of the best passage's score, their product, and whether a name of the question is missing.
-ABSTAIN_FEATURES = ("answer_logit", "passage_logit", "answer_x_passage", "name_missing")
+ABSTAIN_FEATURES = ("answer_logit", "passage_logit", "answer_x_passage", "name_missing", "covered")
 _NUMERIC_Q = re.compile(r"\b(how (many|much|long|old|far|large|big|tall|often)|what (year|percentage|percent|"
                         r"number|date|decade|century)|when|which year|in what year)\b", re.I)
 _DIGIT = re.compile(r"\d")

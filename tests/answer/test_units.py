@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -146,6 +147,12 @@ def test_outside_english_only_the_passage_floor_abstains() -> None:
     assert nothing_to_read(weak_sentences, s) == ""
     assert nothing_to_read(weak_sentences, s.replace(language="en")) != ""  # English: the learned rule
     assert "abstain_below" in nothing_to_read(_quokka_context("Wo leben Quokkas?", 0.01, 0.05), s)
+    # English assumed (the default) but German text: the same, the learned rule is not trusted there
+    german = _quokka_context("Wo leben Quokkas?", 0.01, 0.15)
+    text = "Quokkas leben auf der Insel Rottnest vor der Küste Westaustraliens."
+    german.passages[0] = replace(german.passages[0], text=text, spans=[(0, len(text))],
+                                 sentences=[(0, len(text), 0.01)])
+    assert nothing_to_read(german, s.replace(language="en")) == ""
 
 
 def test_the_learned_probability_falls_as_the_evidence_grows() -> None:
