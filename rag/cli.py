@@ -257,7 +257,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     if args.experiment_command == "run":
         spec = Spec.load(args.spec)
         out = Path(args.out or Path("runs") / spec.name)
-        base = Path(args.spec).resolve().parent if args.relative_to_spec else Path(".")
+        base = Path(".") if args.relative_to_cwd else Path(args.spec).resolve().parent
         summary = run_experiment(spec, out, base=base, progress=not args.json and sys.stderr.isatty())
         report.write_report(out)
         rows = summarize(read_rows(out / "results.jsonl"))
@@ -283,7 +283,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     spec = Spec.load(args.spec)
     out = Path(args.out or Path("runs") / spec.name)
-    base = Path(args.spec).resolve().parent if args.relative_to_spec else Path(".")
+    base = Path(".") if args.relative_to_cwd else Path(args.spec).resolve().parent
     res = run_tune(spec, out, base=base, progress=not args.json and sys.stderr.isatty())
     objective = spec.tune["objective"]
     _emit(args, {"out": str(out), "best": res.best, "settings": res.overrides, "test": res.test,
@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = esub.add_parser("run", help="run (or resume) a spec into a results folder")
     run.add_argument("spec", help="TOML or YAML spec")
     run.add_argument("--out", help="results folder (default runs/<name>)")
-    run.add_argument("--relative-to-spec", action="store_true", help="dataset paths relative to the spec file")
+    run.add_argument("--relative-to-cwd", action="store_true",
+                     help="dataset paths relative to the working folder (default: to the spec file)")
     rep = esub.add_parser("report", help="write report.md and plots for a results folder")
     rep.add_argument("dir")
     rep.add_argument("--metric", help="primary metric (default: the spec's, else f1, contains, ...)")
@@ -382,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="search retrieval settings on a train split, report once on test")
     p.add_argument("spec", help="TOML or YAML spec with a [tune] table")
     p.add_argument("--out", help="results folder (default runs/<name>)")
-    p.add_argument("--relative-to-spec", action="store_true", help="dataset paths relative to the spec file")
+    p.add_argument("--relative-to-cwd", action="store_true",
+                   help="dataset paths relative to the working folder (default: to the spec file)")
     _common(p)
     p.set_defaults(func=cmd_tune)
 

@@ -227,8 +227,8 @@ def test_a_shipped_spec_scores_the_files_it_retrieves(tmp_path: Path, embedder) 
     Pipeline(Settings(store_path=tmp_path / ".leanrag/store"), embedder=embedder).ingest([tmp_path / "corpus"])
     spec = Spec.load(root / "experiments/corpus-context.toml")
     out = tmp_path / "run"
-    run_experiment(spec, out, pipeline_factory=lambda s: Pipeline(s, embedder=embedder), base=tmp_path,
-                   progress=False)
+    run_experiment(spec, out, pipeline_factory=lambda s: Pipeline(s, embedder=embedder),
+                   base=tmp_path / "experiments", progress=False)  # paths are relative to the spec file
     rows = read_rows(out / "results.jsonl")
     gold = {f"q{i}": json.loads(line)["source"]
             for i, line in enumerate((tmp_path / "corpus/questions.jsonl").read_text().splitlines())}
