@@ -322,7 +322,13 @@ def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Experi
     questions = load_questions(spec.dataset, base)
     store = spec.dataset.get("store")
     root = Settings(store_path=base / store) if store else Settings()
-    (out / "spec.json").write_text(json.dumps(redact_settings(spec.__dict__), indent=2, default=str))
+    written = json.dumps(redact_settings(spec.__dict__), indent=2, default=str)
+    before = out / "spec.json"
+    if before.exists() and read_rows(out / "results.jsonl") and json.loads(before.read_text()) != json.loads(written):
+        # its rows would pass for this spec's results (a configuration of the same name, other settings)
+        raise InputError(f"{out} holds the results of another spec ({before}); choose another --out, or delete "
+                         "the folder to start over")
+    before.write_text(written)
     if not (out / "environment.json").exists():
         (out / "environment.json").write_text(json.dumps(environment(root), indent=2))
     results = out / "results.jsonl"

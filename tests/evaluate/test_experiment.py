@@ -226,6 +226,7 @@ def test_a_shipped_spec_scores_the_files_it_retrieves(tmp_path: Path, embedder) 
     shutil.copytree(CORPUS, tmp_path / "corpus")
     Pipeline(Settings(store_path=tmp_path / ".leanrag/store"), embedder=embedder).ingest([tmp_path / "corpus"])
     spec = Spec.load(root / "experiments/corpus-context.toml")
+    (tmp_path / "experiments").mkdir()  # where the spec's relative paths start
     out = tmp_path / "run"
     run_experiment(spec, out, pipeline_factory=lambda s: Pipeline(s, embedder=embedder),
                    base=tmp_path / "experiments", progress=False)  # paths are relative to the spec file
@@ -242,3 +243,21 @@ def test_a_shipped_spec_scores_the_files_it_retrieves(tmp_path: Path, embedder) 
 
     report = write_report(out).read_text()
     assert "token_budget: 60 -> 130" in report and '"*"' not in report
+
+
+def test_a_run_folder_refuses_another_spec(tmp_path: Path, embedder) -> None:
+    """Re-using --out with a different spec once kept the old rows as the new spec's results."""
+    from rag.errors import InputError
+    from rag.evaluate.experiment import run_experiment
+
+    path = _tiny_spec(tmp_path, embedder, limit=2)
+    out = tmp_path / "run"
+
+    def factory(s: Settings) -> Pipeline:
+        return Pipeline(s, embedder=embedder)
+
+    run_experiment(Spec.load(path), out, pipeline_factory=factory, progress=False)
+    run_experiment(Spec.load(path), out, pipeline_factory=factory, progress=False)  # the same spec resumes
+    path.write_text(path.read_text().replace("token_budget = [60, 130]", "token_budget = [60, 90]"))
+    with pytest.raises(InputError, match="results of another spec"):
+        run_experiment(Spec.load(path), out, pipeline_factory=factory, progress=False)
