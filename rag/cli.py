@@ -215,6 +215,21 @@ def serve_problems(settings: Settings) -> list[str]:
     return out
 
 
+def _refuse_empty_store(settings: Settings) -> None:
+    """A mistyped --store once started a service on a new, empty store that answered every question with an
+    empty context and no warning."""
+    from rag.index.store import StoreConfig, peek
+
+    config = StoreConfig.of(settings)
+    held = peek(config)
+    if held is None or held["chunks"] == 0:
+        where = f"{config.host}:{config.port}" if config.host else str(config.path)
+        state = "holds no chunks" if held is not None else "has no store"
+        raise InputError(f"nothing to serve: {where} {state} (collection {config.collection!r}); run "
+                         "`rag ingest PATH --store ...` first, or pass --allow-empty-store to start empty and "
+                         "fill it through /v1/ingest")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -224,6 +239,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     problems = serve_problems(settings)
     if problems:
         raise InputError("; ".join(problems))
+    if not args.allow_empty_store:
+        _refuse_empty_store(settings)
     if settings.api_key is None:
         print(f"note: no RAG_API_KEY set, so the service listens on {settings.api_host} (loopback) only",
               file=sys.stderr, flush=True)
@@ -354,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="default 127.0.0.1 (RAG_API_HOST); other hosts need RAG_API_KEY")
     p.add_argument("--port", type=int, help="default 8080 (RAG_API_PORT)")
     p.add_argument("--workers", type=int, help="default 1 (RAG_API_WORKERS); more need a Chroma server")
+    p.add_argument("--allow-empty-store", action="store_true",
+                   help="start although the store is missing or empty (to fill it through /v1/ingest)")
     _common(p)
     p.set_defaults(func=cmd_serve)
 

@@ -68,6 +68,7 @@ class Service:
         self.retrievals = threading.BoundedSemaphore(settings.api_max_concurrent_retrievals)
         self.ready = threading.Event()
         self.error: str | None = None
+        self.serving: dict[str, Any] = {}  # what /readyz reports once loaded
         self.metrics = Metrics(ROUTES)
         self.metrics.gauge("leanrag_model_calls_in_flight", "Model calls holding a slot",
                            lambda: settings.api_max_concurrent_llm - self.slots._value)  # type: ignore[attr-defined]
@@ -84,8 +85,10 @@ class Service:
         """Load every model once, before the service says it is ready."""
         try:
             t0 = time.perf_counter()
-            self.pipeline.store(create=True).serve()  # no other process writes it behind our back
+            store = self.pipeline.store(create=True)
+            store.serve()  # no other process writes it behind our back
             self.pipeline.warm_up()
+            self.serving = {"chunks": store.count(), "embedding_model": self.settings.embedding_model}
             log.info("ready in %.1f s", time.perf_counter() - t0)
             self.ready.set()
         except Exception as e:  # reported by /readyz; the service stays up to say why
@@ -364,8 +367,8 @@ def healthz() -> dict[str, Any]:
 
 @open_routes.get("/readyz")
 def readyz(svc: Svc) -> JSONResponse:
-    if svc.ready.is_set():
-        return JSONResponse({"ready": True})
+    if svc.ready.is_set():  # what it serves, so a wrong or empty store shows (no paths: this route is open)
+        return JSONResponse({"ready": True, **svc.serving})
     # unauthenticated: the reason (paths, hosts) is in the service log, not on the wire
     detail = "loading failed; see the service log" if svc.error else "loading models"
     return JSONResponse({"ready": False, "detail": detail}, status_code=503)

@@ -93,6 +93,20 @@ def _client(config: StoreConfig):  # noqa: ANN202 - chromadb client
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def peek(config: StoreConfig) -> dict[str, Any] | None:
+    """What a store holds (chunks, embedding model), creating nothing: None when there is no such collection
+    (an embedded folder that does not exist is not made, as opening it for a store would)."""
+    if not config.host and not (Path(config.path) / "chroma.sqlite3").exists():
+        return None
+    client = _client(config)
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    if config.collection not in names:
+        return None
+    collection = client.get_collection(config.collection, embedding_function=None)
+    meta = collection.metadata or {}
+    return {"chunks": collection.count(), "embedding_model": meta.get(f"{META_PREFIX}embedding_model")}
+
+
 class Store:
     """One Chroma collection, checked against the embedding model and chunking it was built with."""
 

@@ -53,7 +53,8 @@ def test_serve_workers_get_every_setting_and_no_secret_through_the_environment(m
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)  # the hand-over is what is checked here
     # keys given with --set, not in the environment: they once never reached the workers
     assert main(["serve", "--workers", "2", "--store", str(tmp_path / "s"), "--set", "api_key=service-key-0123456789",
-                 "--set", "api_admin_key=admin-key-0123456789", "--set", "token_budget=123"]) == 0
+                 "--set", "api_admin_key=admin-key-0123456789", "--set", "token_budget=123",
+                 "--allow-empty-store"]) == 0
     handed = os.environ[SETTINGS_ENV]
     assert "service-key" not in handed and "sk-upstream" not in handed and "admin-key" not in handed
     assert stat.S_IMODE(os.stat(handed).st_mode) == 0o600

@@ -43,7 +43,8 @@ def api(tmp_path_factory: pytest.TempPathFactory, embedder, fake_openai):
 
 def test_health_ready_and_docs(api) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
-    assert api.get("/readyz").json() == {"ready": True}
+    ready = api.get("/readyz").json()  # what it serves, so a wrong store shows at once
+    assert ready["ready"] is True and ready["chunks"] > 0 and ready["embedding_model"].endswith("all-MiniLM-L6-v2")
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert {"/v1/answer", "/v1/retrieve", "/v1/chat/completions", "/v1/ingest"} <= set(paths)
@@ -166,8 +167,12 @@ def test_serve_refuses_unsafe_settings() -> None:
 
 def test_serve_command_starts_and_reports_ready(tmp_path) -> None:
     port = free_port()
+    typo = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store",
+                           str(tmp_path / "stroe")], capture_output=True, text=True, timeout=120)
+    assert typo.returncode == 2 and "nothing to serve" in typo.stderr and "--allow-empty-store" in typo.stderr
+    assert not (tmp_path / "stroe").exists()  # a mistyped store is not created
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store",
-                             str(tmp_path / "store")], stderr=subprocess.PIPE, text=True)
+                             str(tmp_path / "store"), "--allow-empty-store"], stderr=subprocess.PIPE, text=True)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", proc=proc)
         doc = {"documents": [{"id": "a", "text": "Leanrag keeps contexts short on purpose."}]}
@@ -181,7 +186,7 @@ def test_serve_command_starts_and_reports_ready(tmp_path) -> None:
         _, err = proc.communicate(timeout=30)
     assert "loopback" in err
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store",
-                             str(tmp_path / "store")], stderr=subprocess.PIPE, text=True,
+                             str(tmp_path / "store"), "--allow-empty-store"], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "RAG_API_OPEN_INGEST": "true"})
     try:
         wait_http(f"http://localhost:{port}/readyz", proc=proc)

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.integration
 
 
 def _serve(port: int, store) -> subprocess.Popen:  # noqa: ANN001
-    return subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store", str(store)],
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store", str(store),
+                             "--allow-empty-store"], stderr=subprocess.PIPE, text=True)
 
 
 def test_a_served_store_is_written_through_the_service_only(tmp_path) -> None:
