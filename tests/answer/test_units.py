@@ -136,23 +136,20 @@ def test_the_learned_rule_abstains_on_a_weak_context_and_answers_a_strong_one() 
     assert "abstain_below" in why("Quokkas live on Tasmania.", 0.03, 0.05)
 
 
-def test_outside_english_only_the_passage_floor_abstains() -> None:
-    """The sentence model's answer probabilities are English: in German they fall, and the learned rule
-    refused 26% of answerable XQuAD questions. Another language is judged by the passage floor alone."""
+def test_outside_english_scores_do_not_abstain() -> None:
+    """The scorers' probabilities are English: on XQuAD German and Spanish the learned rule refused 14-26% of
+    answerable questions and the passage floor 4-8%. Text in another language is always answered."""
     from rag.answer.abstain import nothing_to_read
     from rag.settings import Settings
 
     s = Settings(store_path="/nonexistent", language="de")
-    weak_sentences = _quokka_context("Wo leben Quokkas?", 0.01, 0.15)
-    assert nothing_to_read(weak_sentences, s) == ""
-    assert nothing_to_read(weak_sentences, s.replace(language="en")) != ""  # English: the learned rule
-    assert "abstain_below" in nothing_to_read(_quokka_context("Wo leben Quokkas?", 0.01, 0.05), s)
-    # English assumed (the default) but German text: the same, the learned rule is not trusted there
-    german = _quokka_context("Wo leben Quokkas?", 0.01, 0.15)
+    weak = _quokka_context("Wo leben Quokkas?", 0.01, 0.05)
+    assert nothing_to_read(weak, s) == ""
+    assert "abstain_below" in nothing_to_read(weak, s.replace(language="en"))  # English: judged
+    # English assumed (the default) but German text: not judged either
     text = "Quokkas leben auf der Insel Rottnest vor der Küste Westaustraliens."
-    german.passages[0] = replace(german.passages[0], text=text, spans=[(0, len(text))],
-                                 sentences=[(0, len(text), 0.01)])
-    assert nothing_to_read(german, s.replace(language="en")) == ""
+    weak.passages[0] = replace(weak.passages[0], text=text, spans=[(0, len(text))], sentences=[(0, len(text), 0.01)])
+    assert nothing_to_read(weak, s.replace(language="en")) == ""
 
 
 def test_the_learned_probability_falls_as_the_evidence_grows() -> None:

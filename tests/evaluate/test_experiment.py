@@ -19,6 +19,8 @@ from rag.evaluate.metrics import answer_contains, exact_match, normalize_answer,
 from rag.evaluate.report import compare, paired_bootstrap, toggle_effects
 from tests.conftest import CORPUS
 
+EXPERIMENTS = CORPUS.parent / "experiments"  # shipped specs' paths start from their folder
+
 
 def test_answer_metrics_by_hand() -> None:
     assert normalize_answer("The  Denver Broncos! [1]") == "denver broncos"
@@ -143,7 +145,7 @@ def test_model_calls_are_cached_by_request(tmp_path: Path, embedder, llm) -> Non
 
     # the shipped reasoning-model spec, pointed at the test server and cut to 3 questions
     spec = Spec.load(CORPUS.parent / "experiments" / "reasoning-model.toml")
-    spec.dataset.update(limit=3, path=str(CORPUS.parent / spec.dataset["path"]))
+    spec.dataset.update(limit=3)
     spec.settings.update(llm_base_url=llm.url, llm_model="o3-mini")
     spec.grid = {"token_budget": [130, 350]}
 
@@ -151,14 +153,14 @@ def test_model_calls_are_cached_by_request(tmp_path: Path, embedder, llm) -> Non
         return Pipeline(settings.replace(llm_api_key=API_KEY), embedder=embedder)
 
     out = tmp_path / "run"
-    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    run_experiment(spec, out, pipeline_factory=factory, base=EXPERIMENTS, progress=False)
     first = len(llm.requests())
     rows = read_rows(out / "results.jsonl")
     # 6 answers; a context that two budgets both produce is one request, asked once
     assert len(rows) == 6 and first + sum(bool(r.get("cached_call")) for r in rows) == 6
     assert all(r["reasoning_tokens"] > 0 and r["support_recall"] is not None for r in rows)
     (out / "results.jsonl").unlink()                              # a full rerun, same folder
-    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    run_experiment(spec, out, pipeline_factory=factory, base=EXPERIMENTS, progress=False)
     assert len(llm.requests()) == first                           # every answer came from the cache
     assert [r["answer"] for r in read_rows(out / "results.jsonl")] == [r["answer"] for r in rows]
 
@@ -168,7 +170,7 @@ def test_a_failed_model_call_costs_one_question_and_is_retried(tmp_path: Path, e
     from tests.fake_openai import API_KEY
 
     spec = Spec.load(CORPUS.parent / "experiments" / "reasoning-model.toml")
-    spec.dataset.update(limit=3, path=str(CORPUS.parent / spec.dataset["path"]))
+    spec.dataset.update(limit=3)
     spec.settings.update(llm_base_url=llm.url, llm_model="o3-mini", llm_max_retries=0)
     spec.grid = {"token_budget": [130]}
 
@@ -177,14 +179,14 @@ def test_a_failed_model_call_costs_one_question_and_is_retried(tmp_path: Path, e
 
     llm.script([{"status": 500}])                                   # the first question's call fails
     out = tmp_path / "run"
-    run_experiment(spec, out, pipeline_factory=factory, progress=False)
+    run_experiment(spec, out, pipeline_factory=factory, base=EXPERIMENTS, progress=False)
     rows = read_rows(out / "results.jsonl")
     assert len(rows) == 3
     failed = [r for r in rows if "error" in r]
     assert len(failed) == 1 and "500" in failed[0]["error"]
     (s,) = summarize(rows)
     assert s["questions"] == 2 and s["errors"] == 1
-    run_experiment(spec, out, pipeline_factory=factory, progress=False)  # the rerun retries only that one
+    run_experiment(spec, out, pipeline_factory=factory, base=EXPERIMENTS, progress=False)  # retries that one
     (s,) = summarize(read_rows(out / "results.jsonl"))
     assert s["questions"] == 3 and s["errors"] == 0
     assert len(read_rows(out / "results.jsonl")) == 4
