@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: demo test setup clean llm-serve bench bench-quick
+.PHONY: demo test setup clean llm-serve bench bench-quick bench-generality
 
 $(STAMP): pyproject.toml constraints.txt
 	# the browser of the trace-page test (Debian's packages; apt needs root, as in CI)
@@ -51,6 +51,13 @@ bench: $(STAMP)
 	$(VENV)/bin/rag ingest $(DATA)/scifact/corpus.jsonl --store $(BENCH)/scifact
 	$(VENV)/bin/rag ingest $(DATA)/squad-v1.1-dev/paragraph-retrieval/corpus.jsonl --store $(BENCH)/squad
 	$(PY) scripts/bench_retrieval.py --scifact-store $(BENCH)/scifact --squad-store $(BENCH)/squad
+
+# Data nobody tuned for (BENCHMARKS.md, "Generality"): the public sets named in scripts/data/generality_sources.json,
+# read from clones of their repositories (MIRROR: a folder of <owner>+<name> clones) at the named commits.
+MIRROR ?= /work/.mirror
+bench-generality: $(STAMP)
+	$(PY) scripts/generality_data.py --mirror $(MIRROR)
+	$(PY) scripts/bench_generality.py
 
 clean:
 	rm -rf $(VENV) .leanrag

@@ -3,8 +3,9 @@
     .venv/bin/python scripts/generality_data.py [--mirror /work/.mirror] [--out .leanrag/cache/generality]
 
 Each set of scripts/data/generality_sources.json names a public repository, a commit and a path. The
-snapshot is a bare git directory (as the search tool's ``fetch`` leaves it, ``<mirror>/<owner>+<name>/repo``);
-the file is read at that commit with ``git show``, so the bytes are exactly the named version. Nothing
+repository is a bare snapshot (``<mirror>/<owner>+<name>/repo``) or an ordinary clone
+(``<mirror>/<owner>+<name>/.git``, a clone of the repository in a folder of that name);
+the file is read at the named commit with ``git show``, so the bytes are exactly that version. Nothing
 is downloaded here and nothing is committed.
 """
 from __future__ import annotations
@@ -27,7 +28,8 @@ def extract(mirror: Path, out: Path) -> list[str]:
         target = out / f"{s['name']}.json"
         if target.exists():
             continue
-        git = mirror / s["repo"].replace("/", "+") / "repo"
+        clone = mirror / s["repo"].replace("/", "+")
+        git = clone / "repo" if (clone / "repo").is_dir() else clone / ".git"  # a bare snapshot, or a clone
         got = subprocess.run(["git", "--git-dir", str(git), "show", f"{s['commit']}:{s['path']}"],
                              capture_output=True)
         if got.returncode != 0:
