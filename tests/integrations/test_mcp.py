@@ -50,3 +50,31 @@ def test_mcp_tools_over_stdio(tmp_path, embedder) -> None:
         ("ingest", {"documents": [doc]}), ("retrieve", {"question": "Which way does the Nile flow?"})]))
     assert "ingest" in names and _payload(added)["added"] == 1
     assert "flows north" in _payload(found)["context"]
+
+
+def test_mcp_tools_have_the_http_limits_and_say_why(tmp_path) -> None:
+    """A 2M-character question and 3,000 documents were accepted; a document without `id` failed as
+    "Error executing tool ingest" with no reason. Every parameter is described, required ones declared."""
+    import os
+
+    async def run() -> tuple[list, list]:
+        params = StdioServerParameters(command=sys.executable, args=[
+            "-m", "rag.cli", "mcp", "--store", str(tmp_path / "store"), "--allow-ingest",
+            "--set", "api_max_question_chars=100", "--set", "api_max_documents=2"], env=dict(os.environ))
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            results = [await session.call_tool(name, args) for name, args in [
+                ("retrieve", {"question": "x" * 101}),
+                ("ingest", {"documents": [{"text": "no id here"}]}),
+                ("ingest", {"documents": [{"id": str(i), "text": "t"} for i in range(3)]})]]
+        return tools, results
+
+    tools, (long_q, no_id, too_many) = asyncio.run(run())
+    by_name = {t.name: t.input_schema for t in tools}
+    assert by_name["ingest"]["required"] == ["documents"] and by_name["retrieve"]["required"] == ["question"]
+    assert by_name["retrieve"]["properties"]["question"]["description"]
+    assert by_name["ingest"]["properties"]["documents"]["description"]
+    texts = [r.content[0].text for r in (long_q, no_id, too_many)]
+    assert all(r.is_error for r in (long_q, no_id, too_many)), texts
+    assert "100" in texts[0] and "id" in texts[1] and "2" in texts[2]
