@@ -32,7 +32,7 @@ class LeanCompressor(LeanFace, BaseDocumentCompressor):
         for p in ctx.passages:
             original = documents[position(p)]
             out.append(Document(page_content=p.text, id=original.id,
-                                metadata={**original.metadata, **lean_metadata(p, ctx)}))
+                                metadata={**original.metadata, **lean_metadata(p, ctx, original.id)}))
         return out
 
 

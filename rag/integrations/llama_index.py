@@ -9,7 +9,7 @@ from typing import Any
 
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo, TextNode
 
 from rag.errors import InputError
 from rag.integrations.passages import LeanFace, as_passages, lean_metadata, position, resolve_pipeline
@@ -41,7 +41,9 @@ class LeanPostprocessor(LeanFace, BaseNodePostprocessor):
         out = []
         for p in ctx.passages:
             original = nodes[position(p)].node
-            node = TextNode(text=p.text, id_=original.node_id, metadata={**original.metadata, **lean_metadata(p, ctx)})
+            # the caller's node id and its relationships (ref_doc_id comes from the SOURCE link) stay
+            node = TextNode(text=p.text, id_=original.node_id, relationships=dict(original.relationships),
+                            metadata={**original.metadata, **lean_metadata(p, ctx, original.node_id)})
             out.append(NodeWithScore(node=node, score=p.score))
         return out
 
@@ -56,7 +58,7 @@ class LeanRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         ctx = self.pipeline.retrieve(query_bundle.query_str, **self.overrides)
-        return [NodeWithScore(node=TextNode(text=p.text, id_=p.id, metadata={"source": p.source, "title": p.title,
-                                                                              **lean_metadata(p, ctx)}),
-                              score=p.score)
-                for p in ctx.passages]
+        return [NodeWithScore(node=TextNode(
+            text=p.text, id_=p.id, metadata={"source": p.source, "title": p.title, **lean_metadata(p, ctx)},
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=p.doc_id)}),  # ref_doc_id: the document
+            score=p.score) for p in ctx.passages]

@@ -51,7 +51,9 @@ def position(p: Passage) -> int:
     return int(p.id[1:])
 
 
-def lean_metadata(p: Passage, ctx: Context) -> dict[str, Any]:
-    """What leanrag adds to a kept document's metadata: its score, kept character spans, and why it stayed."""
-    return {"leanrag_id": p.doc_id or p.id, "leanrag_score": round(p.score, 4), "leanrag_spans": p.spans,
+def lean_metadata(p: Passage, ctx: Context, caller_id: str | None = None) -> dict[str, Any]:
+    """What leanrag adds to a kept document's metadata: its score, kept character spans, and why it stayed.
+    ``leanrag_id`` is the caller's own id for a document the caller passed (not leanrag's positional "p0"),
+    else the stored document's id."""
+    return {"leanrag_id": caller_id or p.doc_id or p.id, "leanrag_score": round(p.score, 4), "leanrag_spans": p.spans,
             "leanrag_tokens": p.tokens, "leanrag_kept": ctx.trace.stop_reason or "kept by rerank and prune"}

@@ -70,6 +70,7 @@ def test_langchain_compressor_in_an_lcel_chain(pipeline: Pipeline, embedder) -> 
 
     kept = compressor.compress_documents(retriever.invoke(QUESTION), QUESTION)
     assert kept and kept[0].id == "d1" and kept[0].metadata["source"] == "1.txt"
+    assert kept[0].metadata["leanrag_id"] == "d1"  # the caller's id (it once said leanrag's "p0")
     assert kept[0].metadata["leanrag_score"] > 0 and kept[0].metadata["leanrag_spans"]
     given = retriever.invoke(QUESTION)
     assert sum(count_tokens(d.page_content) for d in kept) <= sum(count_tokens(d.page_content) for d in given)
@@ -112,7 +113,11 @@ def test_llama_index_postprocessor_in_a_query_engine(pipeline: Pipeline, embedde
         async def _aget_query_embedding(self, query: str) -> list[float]:
             return self._get_query_embedding(query)
 
-    nodes = [TextNode(text=t, id_=f"n{i}", metadata={"file_name": f"{i}.txt"}) for i, t in enumerate(FACTS)]
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo
+
+    nodes = [TextNode(text=t, id_=f"n{i}", metadata={"file_name": f"{i}.txt"},
+                      relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f"doc{i}")})
+             for i, t in enumerate(FACTS)]
     index = VectorStoreIndex(nodes, embed_model=MiniLM())
     engine = index.as_query_engine(llm=MockLLM(), similarity_top_k=5,
                                    node_postprocessors=[LeanPostprocessor(pipeline=pipeline)])
@@ -121,6 +126,9 @@ def test_llama_index_postprocessor_in_a_query_engine(pipeline: Pipeline, embedde
     assert "eat leaves and grasses" in sent and "Eiffel" not in sent and "Sourdough" not in sent
     assert [n.node.node_id for n in response.source_nodes][:1] == ["n1"]
     assert response.source_nodes[0].node.metadata["file_name"] == "1.txt"
+    # the link to the caller's document survives pruning (ref_doc_id was lost), and leanrag_id is the node's
+    assert response.source_nodes[0].node.ref_doc_id == "doc1"
+    assert response.source_nodes[0].node.metadata["leanrag_id"] == "n1"
 
     post = LeanPostprocessor(pipeline=pipeline)
     assert post.postprocess_nodes([], query_str=QUESTION) == []
@@ -128,6 +136,7 @@ def test_llama_index_postprocessor_in_a_query_engine(pipeline: Pipeline, embedde
     assert len(post.postprocess_nodes(odd, query_bundle=QueryBundle(QUESTION))) == 1
     found = LeanRetriever(pipeline=pipeline).retrieve(QUESTION)
     assert found and "leaves" in found[0].node.get_content()
+    assert found[0].node.ref_doc_id == found[0].node.metadata["leanrag_id"]  # the stored document
 
 
 def test_faces_take_pipeline_or_settings(tmp_path, pipeline: Pipeline) -> None:
