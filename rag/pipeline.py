@@ -263,10 +263,12 @@ class Pipeline:
         """The lean context, answered. ``stream=True`` returns an AnswerStream (text as it arrives)."""
         t0 = time.perf_counter()
         s = self._settings(overrides, settings)
-        ctx = self.retrieve(question, where=where, passages=passages, settings=s)
-        if stream:
-            return self.answer_context(question, ctx, stream=True, started=t0, settings=s)
-        return self.answer_context(question, ctx, started=t0, settings=s)
+        # one parent for the retrieval and the answer, so a tracing backend shows them as one question
+        with telemetry.span("leanrag.question", **{"leanrag.stream": stream}):
+            ctx = self.retrieve(question, where=where, passages=passages, settings=s)
+            if stream:
+                return self.answer_context(question, ctx, stream=True, started=t0, settings=s)
+            return self.answer_context(question, ctx, started=t0, settings=s)
 
     @overload
     def answer_context(self, question: str, ctx: Context, *, stream: Literal[False] = False,
@@ -284,9 +286,10 @@ class Pipeline:
         retrieve_ms = (time.perf_counter() - t0) * 1000 if started is not None else 0.0
         answerer = self._answerer(s)
         started_ns = time.time_ns()
+        parent = telemetry.current()  # a streamed answer ends after the caller's span has: keep its parent
 
         def finish(ans: Answer) -> Answer:
-            telemetry.answered(ans, started_ns)
+            telemetry.answered(ans, started_ns, parent)
             ans.timings = {"retrieve_ms": round(retrieve_ms, 2),
                            "first_token_ms": round(retrieve_ms + ans.timings.get("first_token_ms", 0.0), 2),
                            "answer_ms": ans.timings.get("answer_ms", 0.0),

@@ -2,8 +2,9 @@
 
 An application that configures a tracer provider (the OpenTelemetry SDK and an exporter) sees a
 ``leanrag.retrieve`` span with one child per stage, each carrying its counts, tokens and note, and a
-``leanrag.answer`` span with the model's usage and cost. Without one, the API's tracer is a no-op:
-no exporter, no cost beyond a function call.
+``leanrag.answer`` span with the model's usage and cost, both under one ``leanrag.question`` span for
+``Pipeline.answer`` and one ``leanrag.request`` span for each call of the HTTP API. Without one, the
+API's tracer is a no-op: no exporter, no cost beyond a function call.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace as otel
 
 from rag.types import Answer, StageTrace
@@ -38,10 +40,16 @@ def prune_events(sp: otel.Span, stages: list[StageTrace]) -> None:
                                       "leanrag.note": st.note[:500]}))
 
 
-def answered(ans: Answer, started_ns: int) -> None:
-    """A span from ``started_ns`` to now for one answer (streamed or not), with its usage and cost."""
+def current() -> otel_context.Context:
+    """The tracing context now (its span is the parent of what starts in it)."""
+    return otel_context.get_current()
+
+
+def answered(ans: Answer, started_ns: int, parent: otel_context.Context | None = None) -> None:
+    """A span from ``started_ns`` to now for one answer (streamed or not), with its usage and cost, under
+    ``parent`` (the context the answer began in)."""
     u = ans.usage
-    sp = _tracer.start_span("leanrag.answer", start_time=started_ns, attributes=_clean({
+    sp = _tracer.start_span("leanrag.answer", context=parent, start_time=started_ns, attributes=_clean({
         "leanrag.answerer": ans.answerer, "leanrag.model": ans.model or None, "leanrag.abstained": ans.abstained,
         "leanrag.prompt_tokens": u.prompt_tokens, "leanrag.cached_tokens": u.cached_tokens,
         "leanrag.completion_tokens": u.completion_tokens, "leanrag.reasoning_tokens": u.reasoning_tokens,

@@ -34,3 +34,7 @@ def test_stage_spans_reach_the_applications_exporter(tmp_path, embedder) -> None
     events = [e.name for e in spans["leanrag.prune"].events]
     assert [st.name for st in ans.trace.stages if st.name in events] == events and "budget" in events
     assert spans["leanrag.answer"].attributes["leanrag.answerer"] == "extractive"
+    # the retrieval and the answer are one question's, not two roots
+    question = spans["leanrag.question"]
+    assert spans["leanrag.retrieve"].parent.span_id == question.context.span_id
+    assert spans["leanrag.answer"].parent.span_id == question.context.span_id and question.parent is None

@@ -35,7 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from rag import tracepage
+from rag import telemetry, tracepage
 from rag.answer.factory import resolve_answerer
 from rag.api import ui
 from rag.api.metrics import REQUEST_ID, Metrics, RequestLog
@@ -184,7 +184,9 @@ class Service:
         s = self.settings_for(req.overrides)
         question, passages = self.check_question(req.question), self.check_passages(_passages(req))
         t0 = time.perf_counter()
-        with self.model_slot(self.needs_model(s, answering=answering)):
+        with telemetry.span("leanrag.request", **{"leanrag.request_id": REQUEST_ID.get(),
+                                                  "leanrag.answering": answering}), \
+                self.model_slot(self.needs_model(s, answering=answering)):
             with self.retrieval_slot():
                 ctx = self.pipeline.retrieve(question, where=req.filters or None, passages=passages, settings=s)
             out: Context | Answer = (self.pipeline.answer_context(question, ctx, started=t0, settings=s)
