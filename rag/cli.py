@@ -234,6 +234,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from rag.api.app import SETTINGS_ENV, configure_process, create_app, hand_over
+    from rag.api.protocol import server_options
 
     settings = _settings(args, api_host=args.host, api_port=args.port, api_workers=args.workers)
     problems = serve_problems(settings)
@@ -248,13 +249,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     if settings.api_workers == 1:
         configure_process(settings)
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning")
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning",
+                    **server_options(settings))
     else:
         # Every setting reaches the workers, the keys given with --set included (they were once lost, leaving
         # the workers open): through a file only this user can read, never through the environment.
         os.environ[SETTINGS_ENV] = str(hand_over(settings))
         uvicorn.run("rag.api.app:app_from_env", factory=True, host=settings.api_host, port=settings.api_port,
-                    workers=settings.api_workers, log_level="warning")
+                    workers=settings.api_workers, log_level="warning", **server_options(settings))
     return 0
 
 

@@ -220,6 +220,11 @@ class Settings(BaseSettings):
     api_max_passage_chars: int = Field(200_000, ge=1, description="characters of caller passages per request")
     api_max_passage_sentences: int = Field(4_000, ge=1, description="sentences of caller passages per request")
     api_llm_queue_timeout: float = Field(5.0, ge=0, description="seconds a request waits for a model slot")
+    api_header_seconds: float = Field(10.0, gt=0, description="a connection that has not sent a whole request "
+                                      "head within this many seconds is closed (half-open connections)")
+    api_keep_alive_seconds: int = Field(5, ge=1, description="idle keep-alive connections close after this long")
+    api_max_connections: int | None = Field(1000, ge=1, description="connections and requests at once; more get "
+                                            "503 at once (None: no limit)")
     api_stream_max_seconds: float = Field(600.0, gt=0, description="a streamed answer ends (with an error event) "
                                                                     "after this long, giving its model slot back")
     api_overrides: list[str] = Field(
