@@ -62,7 +62,7 @@ class Language:
     snowball: str | None     # PyStemmer algorithm, None: words are only lower-cased
 
     def stem(self, word: str) -> str:
-        stemmer = _stemmer(self.snowball) if self.snowball else None
+        stemmer = snowball_stemmer(self.snowball) if self.snowball else None
         return stemmer.stemWord(word) if stemmer is not None else word
 
 
@@ -83,8 +83,6 @@ def language(code: str) -> Language:
                     SNOWBALL[code])
 
 
-LANGUAGES = ("en", "neutral", *sorted(set(SNOWBALL) - {"en"}))
-
 _WORDS = re.compile(r"\w+")
 # English prose is a third or more stop words (XQuAD's English paragraphs: median 0.39, 5th percentile 0.29);
 # the same paragraphs in German or Spanish hold at most 0.15 of English ones, mostly 0.02-0.03.
@@ -96,6 +94,7 @@ def reads_as_english(text: str) -> bool:
     trained on English scores (the learned abstention) is only trusted on such text."""
     words = _WORDS.findall(text.lower())
     return bool(words) and sum(w in ENGLISH_STOPWORDS for w in words) >= ENGLISH_SHARE * len(words)
+
 
 _CURRENT: ContextVar[Language] = ContextVar("leanrag_language", default=ENGLISH)
 
@@ -115,9 +114,11 @@ def using(code: str) -> Iterator[Language]:
 
 
 @cache
-def _stemmer(algorithm: str) -> Any:
+def snowball_stemmer(algorithm: str) -> Any:
+    """PyStemmer's stemmer for ``algorithm`` (None in a broken install without PyStemmer, which
+    ``rag.text.text_processing`` reports)."""
     try:
         import Stemmer
-    except ImportError:  # a broken install: said once by rag.text.text_processing's caller
+    except ImportError:
         return None
     return Stemmer.Stemmer(algorithm)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -39,7 +39,6 @@ class ByteLRU:
         self._data: OrderedDict[tuple[Any, ...], tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.bytes = 0
-        self.hits = self.misses = 0
 
     def __call__(self, *args: Any) -> Any:
         chars = sum(len(a) for a in args if isinstance(a, str))
@@ -49,12 +48,10 @@ class ByteLRU:
             hit = self._data.get(args)
             if hit is not None:
                 self._data.move_to_end(args)
-                self.hits += 1
                 return hit[0]
         value = self.fn(*args)
         size = chars * BYTES_PER_CHAR + ENTRY_OVERHEAD
         with self._lock:
-            self.misses += 1
             if args not in self._data:
                 self._data[args] = (value, size)
                 self.bytes += size
@@ -89,11 +86,6 @@ def memo_bytes() -> int:
     return sum(m.bytes for m in _registry)
 
 
-def clear_memos() -> None:
-    for m in _registry:
-        m.cache_clear()
-
-
 _TRIM_EVERY = 1.0  # seconds: a trim walks the heap, so not after every request of a busy service
 _last_trim = 0.0
 _trim_lock = threading.Lock()
@@ -112,15 +104,10 @@ def give_back_memory() -> None:
     _libc().malloc_trim(0)  # type: ignore[union-attr]
 
 
+@cache
 def _libc() -> ctypes.CDLL | None:
-    global _LIBC
-    if _LIBC is False:
-        try:
-            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _LIBC = lib if hasattr(lib, "malloc_trim") else None
-        except OSError:
-            _LIBC = None
-    return _LIBC  # type: ignore[return-value]
-
-
-_LIBC: ctypes.CDLL | None | bool = False
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return lib if hasattr(lib, "malloc_trim") else None

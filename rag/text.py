@@ -5,7 +5,7 @@ import logging
 import re
 from functools import lru_cache
 
-from rag.language import ENGLISH_STOPWORDS, current, language, using
+from rag.language import ENGLISH_STOPWORDS, current, language, snowball_stemmer, using
 from rag.memo import byte_lru
 
 log = logging.getLogger(__name__)
@@ -59,16 +59,14 @@ UNSTEMMED = "unstemmed"
 
 @lru_cache(maxsize=1)
 def _stemmer():  # noqa: ANN202
-    try:
-        import Stemmer
-    except ImportError:
+    stemmer = snowball_stemmer("english")
+    if stemmer is None:
         # PyStemmer is a declared dependency; this only happens in a broken install. Say it once, loudly:
         # BM25 then matches fewer word forms, and the learned scorers refuse to run (their weights were
         # fitted on stemmed terms), rather than quietly scoring worse.
         log.warning("PyStemmer is not installed: lexical terms are unstemmed, so BM25 recall drops and the "
                     "embedding reranker refuses to run. Reinstall leanrag (pip install PyStemmer).")
-        return None
-    return Stemmer.Stemmer("english")
+    return stemmer
 
 
 def text_processing() -> str:

@@ -43,27 +43,20 @@ def signals(ctx: Context) -> dict[str, Any] | None:
     answer = best_answer(ctx)
     if not ctx.passages or answer is None or not is_question(ctx.question):
         return None
-    scores = sorted((p.score for p in ctx.passages), reverse=True)
-    sentences = sorted((sc for p in ctx.passages for *_, sc in p.sentences), reverse=True)
     asked = set(terms(ctx.question))
-    return {"answer": answer, "passage": scores[0], "second": scores[1] if len(scores) > 1 else 0.0,
+    return {"answer": answer, "passage": _best_passage(ctx),
             "covered": len(asked & set(terms(ctx.text))) / max(1, len(asked)),
-            "missing": bool(unmentioned_names(ctx.question, ctx.text)), "passages": len(scores),
-            "mass": sum(sentences), "second_answer": sentences[1] if len(sentences) > 1 else 0.0,
-            "tokens": ctx.tokens}
+            "missing": unmentioned_names(ctx.question, ctx.text)}  # the names themselves, for the message
 
 
 # Each learned input from the signals. Why the product: a weak best sentence in a strongly relevant passage
 # is a hard answerable question, while the same sentence in a weak passage is about a neighbour of what was
-# asked. Why the second sentence and the mass: a multi-hop answer is spread over sentences that each answer
-# only part of the question, none of them well.
+# asked.
 _FEATURES: dict[str, Callable[[dict[str, Any]], float]] = {
     "answer_logit": lambda s: _logit(s["answer"]),
     "passage_logit": lambda s: _logit(s["passage"]),
     "answer_x_passage": lambda s: _logit(s["answer"]) * _logit(s["passage"]),
-    "name_missing": lambda s: 1.0 if s["missing"] else 0.0,
-    "second_answer_logit": lambda s: _logit(s["second_answer"]),
-    "mass": lambda s: min(s["mass"], 3.0),
+    "name_missing": lambda s: 1.0 if s["missing"] else 0.0,  # rows cached by the scripts hold a bool
     "covered": lambda s: s["covered"],
 }
 
@@ -118,8 +111,10 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
 
 
 def _learned(ctx: Context, answer: float, above: float) -> str:
-    best, missing = _best_passage(ctx), unmentioned_names(ctx.question, ctx.text)
-    p = _probability(abstain_features(ctx))
+    sig = signals(ctx)  # judged here only with passages, a scored sentence and a question: never None
+    assert sig is not None
+    best, missing = sig["passage"], sig["missing"]
+    p = _probability(feature_row(sig))
     if p < above:
         return ""
     names = f"; the context never mentions {_listed(missing)}" if missing else ""

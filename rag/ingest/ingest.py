@@ -163,7 +163,6 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
                 report.skipped.append(Skipped(source, str(e)))
                 continue  # its old chunks stay: a broken file loses nothing
 
-
         # Files gone from a folder that was ingested (or named files that no longer exist).
         present = {str(f) for f in files}
         broken = {s.path for s in report.skipped}
