@@ -32,7 +32,7 @@ from rag.answer.factory import Answerer, make_answerer, resolve_answerer
 from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.errors import InputError
-from rag.index.embedder import Embedder
+from rag.index.embedder import Encoder, make_embedder
 from rag.index.lexical import LexicalIndex
 from rag.index.store import Store, StoreConfig
 from rag.ingest.ingest import ingest as run_ingest
@@ -66,7 +66,7 @@ class Ranked(NamedTuple):
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedder: Encoder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
         self._rerankers: dict[tuple[str, str], tuple[Reranker, str | None]] = {}
@@ -88,11 +88,8 @@ class Pipeline:
 
     # ---- components (lazy, shared read-only) ---------------------------------------------
     @cached_property
-    def embedder(self) -> Embedder:
-        if self._embedder is not None:
-            return self._embedder
-        s = self.settings
-        return Embedder(s.embedding_model, device=s.device, batch_size=s.embedding_batch_size)
+    def embedder(self) -> Encoder:
+        return self._embedder if self._embedder is not None else make_embedder(self.settings)
 
     def store(self, *, create: bool = False) -> Store:
         with self._lock:

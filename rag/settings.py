@@ -68,7 +68,22 @@ class Settings(BaseSettings):
 
     # --- ingest ------------------------------------------------------------------------
     embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, description="HF name or local path")
-    embedding_batch_size: int = Field(64, ge=1, le=4096)
+    embedding_batch_size: int = Field(64, ge=1, le=4096, description="texts per encoder batch (per request with "
+                                      "the openai backend)")
+    embedding_backend: Literal["local", "openai"] = Field(
+        "local", description="local: sentence-transformers on this machine; openai: an OpenAI-compatible "
+                             "/v1/embeddings server (OpenAI, TEI, vLLM, Ollama) named by embedding_base_url")
+    embedding_base_url: str | None = Field(None, description="the embedding server's base URL, e.g. "
+                                           "http://gpu-box:8081/v1 (None: api.openai.com)")
+    embedding_api_key: SecretStr | None = Field(
+        None, description="key for the embedding server (RAG_EMBEDDING_API_KEY); None: llm_api_key when both "
+                          "use the same base URL, else none",
+        validation_alias=AliasChoices("embedding_api_key", "RAG_EMBEDDING_API_KEY"))
+    embedding_dimensions: int | None = Field(None, ge=1, description="with the openai backend: ask for vectors "
+                                             "of this size (text-embedding-3 models); None: the model's own")
+    embedding_max_tokens: int = Field(512, ge=16, description="with the openai backend: the model's input "
+                                      "limit, counted with tiktoken's cl100k_base (longer texts are cut)")
+    embedding_concurrency: int = Field(4, ge=1, le=64, description="with the openai backend: requests in flight")
     device: str = "cpu"
     chunk_size: int = Field(200, ge=16, description="max chunk length in embedding-model tokens")
     chunk_overlap: int = Field(24, ge=0)
@@ -292,8 +307,8 @@ class Settings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """Settings as JSON-able values, secrets masked."""
         out = self.model_dump(mode="json")
-        for key in ("llm_api_key", "api_key", "api_admin_key"):
-            if getattr(self, key) is not None:
+        for key in out:
+            if isinstance(getattr(self, key), SecretStr):
                 out[key] = "***"
         return out
 

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -38,6 +39,24 @@ FAMILIES: dict[str, tuple[set[str], str, bool, bool, str]] = {
 }
 
 AZURE_DEPLOYMENTS = {"my-o3-deployment": "o3-mini"}  # Azure names deployments, not models
+
+# Embedding models: name -> (longest input in cl100k tokens, whether ``dimensions`` is accepted). Vectors come
+# from the real all-MiniLM-L6-v2 (as a TEI server of that model would give them); the text-embedding-3 stand-in
+# shortens them Matryoshka-style when asked for fewer dimensions.
+EMBEDDING_MODELS: dict[str, tuple[int, bool]] = {
+    "sentence-transformers/all-MiniLM-L6-v2": (512, False),
+    "text-embedding-3-small": (8191, True),
+}
+CL100K = encoding("cl100k_base")
+_ENCODER: list[Any] = []
+
+
+def _minilm() -> Any:
+    if not _ENCODER:
+        from rag.index.embedder import Embedder
+
+        _ENCODER.append(Embedder("sentence-transformers/all-MiniLM-L6-v2"))
+    return _ENCODER[0]
 
 
 def _error(status: int, message: str, *, type_: str = "invalid_request_error", code: str | None = None,
@@ -64,6 +83,22 @@ def create_app() -> FastAPI:
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"} for m in FAMILIES]}
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        body = await request.json()
+        app.state.requests.append({"headers": {k.lower(): v for k, v in request.headers.items()},
+                                   "body": body, "path": request.url.path, "at": time.time()})
+        action = app.state.script.pop(0) if app.state.script else {}
+        if request.headers.get("authorization") != f"Bearer {API_KEY}":
+            return _error(401, "Incorrect API key provided.", code="invalid_api_key")
+        if action.get("status") == 429:
+            return _error(429, "Rate limit reached for requests per min.", type_="requests", code="rate_limit_exceeded",
+                          headers={"retry-after": str(action.get("retry_after", "0"))})
+        if action.get("status"):
+            return _error(action["status"], "The server had an error while processing your request.",
+                          type_="server_error")
+        return _embed(body)
 
     @app.post("/openai/deployments/{deployment}/chat/completions")  # Azure OpenAI's route
     async def azure_chat(deployment: str, request: Request) -> Any:
@@ -103,6 +138,35 @@ def create_app() -> FastAPI:
         return _reply(body, family, action)
 
     return app
+
+
+def _embed(body: dict[str, Any]) -> Any:
+    model = body.get("model")
+    if model not in EMBEDDING_MODELS:
+        return _error(404, f"The model `{model}` does not exist or you do not have access to it.",
+                      code="model_not_found")
+    longest, shortens = EMBEDDING_MODELS[model]
+    texts = body.get("input")
+    texts = [texts] if isinstance(texts, str) else texts
+    if not isinstance(texts, list) or not texts or len(texts) > 2048:
+        return _error(400, "'$.input' is invalid: an array of 1 to 2048 strings is expected.", param="input")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text:
+            return _error(400, f"'$.input[{i}]' is invalid: a non-empty string is expected.", param="input")
+        if len(CL100K.encode(text, disallowed_special=())) > longest:
+            return _error(400, f"This model's maximum context length is {longest} tokens; input {i} is longer.",
+                          param="input")
+    dims = body.get("dimensions")
+    if dims is not None and not shortens:
+        return _error(400, "This model does not support specifying dimensions.", param="dimensions")
+    vectors = _minilm().encode(texts)
+    if dims:
+        vectors = vectors[:, :dims]
+        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    tokens = sum(len(CL100K.encode(t, disallowed_special=())) for t in texts)
+    return {"object": "list", "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            "data": [{"object": "embedding", "index": i, "embedding": [round(float(x), 7) for x in v]}
+                     for i, v in enumerate(vectors)]}
 
 
 def _refuse(body: dict[str, Any], family: tuple[set[str], str, bool, bool, str]) -> JSONResponse | None:

@@ -5,12 +5,14 @@ import logging
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,38 @@ def one_blas_thread() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+
+
+class Encoder(Protocol):
+    """What ingest and retrieval need of an embedding model, local (``Embedder``) or remote
+    (``remote_embedder.RemoteEmbedder``)."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray: ...
+
+
+def make_embedder(s: Settings) -> Encoder:
+    """The encoder the settings name: this machine's model, or an OpenAI-compatible server."""
+    if s.embedding_backend == "local":
+        return Embedder(s.embedding_model, device=s.device, batch_size=s.embedding_batch_size)
+    from rag.index.remote_embedder import RemoteEmbedder
+    from rag.llm.connection import EndpointConfig
+
+    key = s.embedding_api_key or (s.llm_api_key if s.embedding_base_url == s.llm_base_url else None)
+    config = EndpointConfig(s.embedding_base_url, s.embedding_model, key.get_secret_value() if key else None,
+                            timeout=s.llm_timeout, max_retries=s.llm_max_retries, max_wait=s.llm_retry_max_wait,
+                            role="embedding")
+    return RemoteEmbedder(config, dimensions=s.embedding_dimensions, max_tokens=s.embedding_max_tokens,
+                          batch_size=s.embedding_batch_size, concurrency=s.embedding_concurrency)
 
 
 def resolve_model(name: str) -> str:

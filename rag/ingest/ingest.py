@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.index.embedder import Embedder
+from rag.index.embedder import Encoder
 from rag.index.store import SourceState, Store, counts_meta
 from rag.ingest.loaders import LoadError, discover, load_file
 from rag.ingest.split import Splitter
@@ -38,7 +38,7 @@ class _Planned:
     update: bool  # the file had chunks before
 
 
-def chunking_params(settings: Settings, embedder: Embedder) -> dict[str, object]:
+def chunking_params(settings: Settings, embedder: Encoder) -> dict[str, object]:
     # The tokenizer is here because stored chunks carry its counts: a new one relabels every chunk (no
     # embedding), as does the first run over a store written before counts were kept.
     return {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
@@ -69,7 +69,7 @@ def _under(source: str, roots: Sequence[Path]) -> bool:
 class _Run:
     """One ingest run: plans what each source needs, then writes it (shared by files and API documents)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: Store, report: IngestReport) -> None:
+    def __init__(self, settings: Settings, embedder: Encoder, store: Store, report: IngestReport) -> None:
         self.settings, self.embedder, self.store, self.report = settings, embedder, store, report
         self.params = chunking_params(settings, embedder)
         self.splitter = Splitter(embedder.count_tokens, chunk_size=settings.chunk_size,
@@ -126,7 +126,7 @@ class _Run:
         self.states = self.store.source_states()
 
 
-def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedder, store: Store,
+def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Encoder, store: Store,
            progress: bool = True) -> IngestReport:
     t0 = time.perf_counter()
     paths = list(paths)
@@ -175,7 +175,7 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Embedde
     return report
 
 
-def ingest_documents(documents: Sequence[Document], *, settings: Settings, embedder: Embedder,
+def ingest_documents(documents: Sequence[Document], *, settings: Settings, embedder: Encoder,
                      store: Store) -> IngestReport:
     """Add or update documents given as text (the HTTP API): each is its own source, ``api:<id>``
     unless it names one; a document sent again unchanged embeds nothing."""
@@ -193,7 +193,7 @@ def ingest_documents(documents: Sequence[Document], *, settings: Settings, embed
     return report
 
 
-def _write(planned: list[_Planned], report: IngestReport, *, settings: Settings, embedder: Embedder,
+def _write(planned: list[_Planned], report: IngestReport, *, settings: Settings, embedder: Encoder,
            store: Store, progress: bool) -> None:
     if not planned:
         return

@@ -2,15 +2,11 @@
 DeepSeek) behind the official client, and the one ``complete(messages)`` call the answerers and the LLM
 reranker both stand on.
 
-Sends only what the model accepts (``models.py``), retries what is worth retrying (429, 5xx, lost
-connections, honouring ``Retry-After``), names the cause of what is not (400/401/404), and accounts
-every token. The API key is never logged and never appears in an error.
+Sends only what the model accepts (``models.py``) and accounts every token; retries and errors are the
+connection's (``connection.py``).
 """
 from __future__ import annotations
 
-import email.utils
-import logging
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,23 +14,14 @@ from typing import Any, TypeVar
 
 import openai
 
-from rag.llm.errors import (
-    LLMAuthError,
-    LLMBadRequest,
-    LLMError,
-    LLMNotFound,
-    LLMRateLimited,
-    LLMTimeout,
-    LLMUnavailable,
-    ReasoningBudgetExhausted,
-    scrub,
-)
+from rag.llm.connection import Connection, EndpointConfig
+from rag.llm.errors import ReasoningBudgetExhausted
 from rag.llm.models import ModelSpec
 from rag.llm.usage import ThinkSplitter, usage_from_response
-from rag.net import redact
 from rag.types import Usage
 
-log = logging.getLogger(__name__)
+__all__ = ["Completion", "Endpoint", "EndpointConfig", "last"]
+
 
 
 @dataclass
@@ -60,21 +47,6 @@ def last(items: Iterator[T]) -> T:
     return last
 
 
-@dataclass(frozen=True)
-class EndpointConfig:
-    base_url: str | None
-    model: str
-    api_key: str | None = field(repr=False)  # never in a log line or a traceback's locals
-    api_version: str | None = None         # set for Azure OpenAI
-    timeout: float = 60.0
-    max_retries: int = 3
-    backoff: float = 0.5                   # first retry delay, doubled each time, with jitter
-    max_wait: float = 30.0                 # longest Retry-After honoured before giving up
-    max_completion_tokens: int = 25_000
-    reasoning_effort: str | None = None
-    temperature: float | None = None
-
-
 class Endpoint:
     """A model at an endpoint: what to send it (``spec``), how to reach it (``cfg``), how to count tokens
     it does not report (``count``)."""
@@ -83,19 +55,11 @@ class Endpoint:
         self.cfg = config
         self.spec = spec
         self.count = count
-        self._client: openai.OpenAI | None = None
+        self.connection = Connection(config)
 
     @property
     def client(self) -> openai.OpenAI:
-        if self._client is None:
-            c = self.cfg
-            # Our own retry loop (below) owns retries, so that they are counted and Retry-After is capped.
-            common: dict[str, Any] = {"api_key": c.api_key or "not-needed", "timeout": c.timeout, "max_retries": 0}
-            if c.api_version:
-                self._client = openai.AzureOpenAI(azure_endpoint=c.base_url or "", api_version=c.api_version, **common)
-            else:
-                self._client = openai.OpenAI(base_url=c.base_url, **common)
-        return self._client
+        return self.connection.client
 
     @property
     def budget(self) -> int:
@@ -125,7 +89,7 @@ class Endpoint:
         """The request with retries; yields visible text as it arrives (when streaming), then a Completion."""
         kwargs = self.request(messages, stream=stream)
         t0 = time.perf_counter()
-        response, attempts = self._with_retries(lambda: self.client.chat.completions.create(**kwargs))
+        response, attempts = self.connection.call(lambda: self.client.chat.completions.create(**kwargs))
         reply = _Reply(ThinkSplitter(orphan_close=self.spec.open_reasoning))
         try:
             if stream:
@@ -142,7 +106,7 @@ class Endpoint:
                 reply.usage, reply.finish = response.usage, choice.finish_reason or ""
                 reply.take(_reasoning_of(choice.message), choice.message.content)
         except openai.APIError as e:  # the connection broke mid-stream
-            raise self._translate(e)[0] from None
+            raise self.connection.translate(e)[0] from None
         rest = reply.close()
         if rest and stream:
             yield rest
@@ -163,63 +127,6 @@ class Endpoint:
                 + (" or lower reasoning_effort" if self.spec.reasoning_effort else ""))
             err.usage = done.usage  # type: ignore[attr-defined]  # the tokens were billed all the same
             raise err
-
-    # ---- faults ----------------------------------------------------------------------------------
-    def _with_retries(self, call: Callable[[], Any]) -> tuple[Any, int]:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return call(), attempt
-            except openai.APIError as e:
-                err, retryable = self._translate(e)
-            if not retryable or attempt > self.cfg.max_retries:
-                raise err
-            delay = self.cfg.backoff * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
-            if err.retry_after is not None:
-                if err.retry_after > self.cfg.max_wait:
-                    raise err
-                delay = err.retry_after
-            log.warning("%s; retry %d/%d in %.2f s", err, attempt, self.cfg.max_retries, delay)
-            time.sleep(delay)
-
-    def _translate(self, e: openai.APIError) -> tuple[LLMError, bool]:
-        """Our error for the client's, and whether a retry may help."""
-        where, model = redact(self.cfg.base_url or "api.openai.com"), self.cfg.model
-        if isinstance(e, openai.APITimeoutError):
-            return LLMTimeout(f"the model endpoint {where} did not answer within {self.cfg.timeout:g} s "
-                              "(RAG_LLM_TIMEOUT)"), True
-        if isinstance(e, openai.APIConnectionError):
-            return LLMUnavailable(f"cannot reach the model endpoint {where}: {self._msg(e)}"), True
-        if not isinstance(e, openai.APIStatusError):
-            return LLMUnavailable(f"the model endpoint {where} failed: {self._msg(e)}"), True
-        status, msg = e.status_code, self._msg(e)
-        if status == 429:
-            return LLMRateLimited(f"rate limited by {where} (429): {msg}", retry_after=_retry_after(e.response),
-                                  upstream_status=status), True
-        if status >= 500:
-            return LLMUnavailable(f"the model endpoint {where} failed ({status}): {msg}",
-                                  upstream_status=status), True
-        if status in (401, 403):
-            return LLMAuthError(f"the model endpoint {where} refused the API key ({status}): {msg}; set "
-                                "OPENAI_API_KEY or RAG_LLM_API_KEY", upstream_status=status), False
-        if status == 404:
-            return LLMNotFound(f"model {model!r} not found at {where} (404): {msg}; check RAG_LLM_MODEL and "
-                               "RAG_LLM_BASE_URL", upstream_status=status), False
-        if status in (400, 422):
-            return LLMBadRequest(f"{where} rejected the request for {model!r} ({status}): {msg}",
-                                 upstream_status=status), False
-        return LLMError(f"the model endpoint {where} answered {status}: {msg}", upstream_status=status), False
-
-    def _msg(self, e: openai.APIError) -> str:
-        body = getattr(e, "body", None)
-        if isinstance(body, dict):
-            inner = body.get("error", body)
-            text = inner.get("message") if isinstance(inner, dict) else str(inner)
-        else:
-            text = getattr(e, "message", None) or str(e)
-        return scrub(str(text or type(e).__name__), self.cfg.api_key)
-
 
 @dataclass
 class _Reply:
@@ -258,24 +165,3 @@ def _reasoning_of(message: Any) -> str | None:
     extra = getattr(message, "model_extra", None) or {}
     value = getattr(message, "reasoning_content", None) or extra.get("reasoning_content") or extra.get("reasoning")
     return value if isinstance(value, str) else None
-
-
-def _retry_after(response: Any) -> float | None:
-    headers = getattr(response, "headers", None) or {}
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(float(ms) / 1000, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:  # an HTTP date
-        return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None

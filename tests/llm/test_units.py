@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rag.llm.endpoint import _retry_after
+from rag.llm.connection import _retry_after
 from rag.llm.models import DEFAULT, model_spec
 from rag.llm.usage import ThinkSplitter, usage_from_response
 from rag.tokens import count_tokens
