@@ -443,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.INFO if getattr(args, "verbose", False) else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.root.handlers[0].setLevel(level)  # bm25s sets its own logger to DEBUG on import
+    _say_when_loading()
     one_blas_thread()
     try:
         return int(args.func(args) or 0)
@@ -458,6 +459,16 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("rag").exception("unexpected error")
         hint = "" if verbose else " (run with --verbose for the traceback)"
         return _fail(args, f"unexpected {type(e).__name__}: {e}{hint}", 1)
+
+
+def _say_when_loading() -> None:
+    """Print the embedding model's loading line (seconds of silence otherwise) to stderr, verbose or not."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s ..."))
+    loading = logging.getLogger("rag.index.embedder")
+    loading.setLevel(logging.INFO)
+    loading.addHandler(handler)
+    loading.propagate = False
 
 
 def _fail(args: argparse.Namespace, msg: str, code: int) -> int:

@@ -169,6 +169,10 @@ class Trace:
     def cost(self) -> float:
         return sum(c.cost for c in self.calls)
 
+    def stage(self, name: str) -> StageTrace:
+        """The stage of that name (the first stage, "load", is there only when something loaded)."""
+        return next(st for st in self.stages if st.name == name)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -47,6 +47,12 @@ class Encoder(Protocol):
 
     def encode(self, texts: list[str], *, batch_size: int | None = None) -> np.ndarray: ...
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the first encoding will find the model in memory."""
+
+    def load(self) -> None: ...
+
 
 def make_embedder(s: Settings) -> Encoder:
     """The encoder the settings name: this machine's model, or an OpenAI-compatible server."""
@@ -103,6 +109,13 @@ class Embedder:
             model = SentenceTransformer(location, device=self.device)
             model.eval()  # once: ``_one`` does not switch modes per call as ``encode`` does
             return model
+
+    @property
+    def loaded(self) -> bool:
+        return "model" in self.__dict__
+
+    def load(self) -> None:
+        _ = self.model
 
     @property
     def tokenizer(self):  # noqa: ANN201 - a transformers tokenizer

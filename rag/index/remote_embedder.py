@@ -55,6 +55,11 @@ class RemoteEmbedder:
         """The configured size, else the size of one probe's vector (the store's guard needs it up front)."""
         return self.dimensions or int(self.encode(["dimension probe"]).shape[1])
 
+    loaded = True  # nothing to load: the server holds the model
+
+    def load(self) -> None:
+        pass
+
     def count_tokens(self, text: str) -> int:
         return len(self.enc.encode(text, disallowed_special=()))
 

@@ -44,7 +44,7 @@ def test_lean_context_keeps_answers_in_few_tokens(pipeline: Pipeline) -> None:
         ctx = pipeline.retrieve(q.text)
         assert ctx.passages, q.text
         assert ctx.tokens <= pipeline.settings.token_budget
-        assert ctx.tokens <= ctx.trace.stages[0].tokens_in
+        assert ctx.tokens <= ctx.trace.stage("candidates").tokens_in
         kept += answer_kept(ctx.text, q.answers)
         tokens.append(ctx.tokens)
     assert kept >= 0.8 * len(qs), kept
@@ -53,9 +53,9 @@ def test_lean_context_keeps_answers_in_few_tokens(pipeline: Pipeline) -> None:
 
 def test_trace_records_every_stage_and_serialises(pipeline: Pipeline) -> None:
     ctx = pipeline.retrieve("Which models accept only user and assistant messages?")
-    names = [s.name for s in ctx.trace.stages]
+    names = [s.name for s in ctx.trace.stages if s.name != "load"]
     assert names[:2] == ["candidates", "rerank"] and "sentences" in names and "budget" in names
-    first = ctx.trace.stages[0]
+    first = ctx.trace.stage("candidates")
     assert first.n_in == first.n_out > 0 and first.tokens_in > 0  # the pool the later stages cut down
     dropped = [d for s in ctx.trace.stages for d in s.dropped]
     assert dropped and all(d.reason for d in dropped)
@@ -84,8 +84,8 @@ def test_every_stage_can_be_switched_off(pipeline: Pipeline) -> None:
     off = pipeline.retrieve("How are reasoning tokens billed?", min_score=None, adaptive_cut=False, hop=False,
                             dedup_threshold=None, sentence_prune=False, token_budget=None, evidence_mass=None,
                             max_passages=None)
-    assert [s.name for s in off.trace.stages] == ["candidates", "rerank", "sentence scores"]
-    assert len(off.passages) == off.trace.stages[0].n_out
+    assert [s.name for s in off.trace.stages if s.name != "load"] == ["candidates", "rerank", "sentence scores"]
+    assert len(off.passages) == off.trace.stage("candidates").n_out
     lean = pipeline.retrieve("How are reasoning tokens billed?")
     assert lean.tokens < off.tokens
 
@@ -131,7 +131,11 @@ def test_cli_retrieve_json_and_table(pipeline: Pipeline) -> None:
                           "--store", store, "--json"], capture_output=True, text=True, timeout=300, check=True)
     data = json.loads(out.stdout)
     assert "65,536" in "\n".join(p["text"] for p in data["passages"])
-    assert data["trace"]["stages"][0]["name"] == "candidates"
+    # a new process loads the model and the store: a stage of its own, announced on stderr while it runs
+    load, first = data["trace"]["stages"][:2]
+    assert load["name"] == "load" and first["name"] == "candidates"
+    assert "embedding model" in load["note"] and "BM25 index" in load["note"] and load["ms"] > first["ms"]
+    assert "loading embedding model" in out.stderr
     out = subprocess.run([sys.executable, "-m", "rag.cli", "retrieve", "What is the output token ceiling of o1-mini?",
                           "--store", store], capture_output=True, text=True, timeout=300, check=True)
     assert "stage" in out.stdout and "candidates" in out.stdout and "dropped" in out.stdout
