@@ -18,10 +18,10 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import numpy as np
 from pydantic import SecretStr
@@ -56,7 +56,11 @@ from rag.types import Answer, Candidate, Context, Document, IngestReport, StageT
 PassageInput = str | dict[str, Any]
 
 
-class Ranked(NamedTuple):
+@dataclass(frozen=True)
+class Ranked:
+    """One question's pool after the first stage, the reranker and the hop: what selection (``select``)
+    takes. Tuning scripts keep it and select under many settings, exactly as ``retrieve`` does."""
+
     candidates: list[Candidate]
     evidence: dict[str, Evidence]
     qvec: np.ndarray
@@ -69,6 +73,7 @@ class Pipeline:
     def __init__(self, settings: Settings, *, embedder: Encoder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._store: Store | None = None
         self._rerankers: dict[tuple[str, str], tuple[Reranker, str | None]] = {}
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
         # the embedder loads on first use, so the evidence source is handed a way to reach it, not the model
@@ -93,12 +98,10 @@ class Pipeline:
 
     def store(self, *, create: bool = False) -> Store:
         with self._lock:
-            cached = self.__dict__.get("_store")
-            if cached is None:
-                cached = Store(StoreConfig.of(self.settings), model=self.settings.embedding_model,
-                               dimension=self.embedder.dimension, create=create)
-                self.__dict__["_store"] = cached
-            return cached
+            if self._store is None:
+                self._store = Store(StoreConfig.of(self.settings), model=self.settings.embedding_model,
+                                    dimension=self.embedder.dimension, create=create)
+            return self._store
 
     def _lexical(self, s: Settings) -> LexicalCache:
         key = (s.bm25_k1, s.bm25_b)
@@ -206,7 +209,7 @@ class Pipeline:
         if s.candidate_depth < k:
             s = s.replace(candidate_depth=k)
         with using(s.language):
-            return self._ranked(question, s, where, passages, Trace()).candidates[:k]
+            return self._rank(question, s, where, passages, Trace()).candidates[:k]
 
     def retrieve(self, question: str, *, where: dict | None = None,
                  passages: Sequence[PassageInput] | None = None, settings: Settings | None = None,
@@ -215,30 +218,46 @@ class Pipeline:
         s = self._settings(overrides, settings)
         with telemetry.span("leanrag.retrieve", **{"leanrag.caller_passages": passages is not None}) as sp, \
                 using(s.language):
-            ctx = self._retrieve(question, s, where, passages)
+            trace = Trace()
+            ctx = self._select(question, self._rank(question, s, where, passages, trace), s, trace)
             sp.set_attributes({"leanrag.passages": len(ctx.passages), "leanrag.tokens": ctx.tokens,
                                "leanrag.stop_reason": ctx.trace.stop_reason})
         return ctx
 
-    def _retrieve(self, question: str, s: Settings, where: dict | None,
-                  passages: Sequence[PassageInput] | None) -> Context:
-        trace = Trace()
-        ranked, vectors, qvec, idf, linked, leads = self._ranked(question, s, where, passages, trace)
+    def rank(self, question: str, *, where: dict | None = None, passages: Sequence[PassageInput] | None = None,
+             settings: Settings | None = None, trace: Trace | None = None) -> Ranked:
+        """The first half of ``retrieve``: candidates, reranking and the hop."""
+        s = self._settings({}, settings)
+        with using(s.language):
+            return self._rank(question, s, where, passages, trace if trace is not None else Trace())
+
+    def select(self, question: str, ranked: Ranked, *, settings: Settings | None = None,
+               trace: Trace | None = None) -> Context:
+        """The second half of ``retrieve``: sentence scores, then pruning to the lean context (under the
+        multi-hop profile when the hop linked passages). Selecting one ``Ranked`` under several settings is
+        how the tuning scripts sweep exactly the path that ships."""
+        s = self._settings({}, settings)
+        with using(s.language):
+            return self._select(question, ranked, s, trace if trace is not None else Trace())
+
+    def _select(self, question: str, r: Ranked, s: Settings, trace: Trace) -> Context:
+        pool = sum(st.tokens_in for st in trace.stages if st.name == "candidates")
         # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
-        with timed_stage(trace, "sentence scores", len(ranked), trace.stage("candidates").tokens_in,
+        with timed_stage(trace, "sentence scores", len(r.candidates), pool,
                          note="calibrated probability per sentence"):
-            ranked = score_sentences(question, ranked, vectors, qvec=qvec, idf=idf)
+            ranked = score_sentences(question, r.candidates, r.evidence, qvec=r.qvec, idf=r.idf)
         count = self._counter(s)
-        if linked and s.hop_budget is not None:
+        if r.linked and s.hop_budget is not None:
             hop = multi_hop_settings(s)
-            next(st for st in trace.stages if st.name == "hop").note += (
-                f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors off; "
-                f"opening sentences first in {', '.join(linked)}")
+            for stage in trace.stages:
+                if stage.name == "hop":
+                    stage.note += (f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors "
+                                   f"off; opening sentences first in {', '.join(r.linked)}")
             s = hop
-            ranked = openings_first(ranked, linked)
-        pruner = Pruner(_prune_config(s), count, cover_terms(question, idf, s), leads=leads)
+            ranked = openings_first(ranked, r.linked)
+        pruner = Pruner(PruneConfig.of(s), count, cover_terms(question, r.idf, s), leads=r.leads)
         with telemetry.span("leanrag.prune") as sp:
-            kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in vectors.items()})
+            kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in r.evidence.items()})
             telemetry.prune_events(sp, stages)
         trace.stages.extend(stages)
         trace.stop_reason = pruner.stop_reason
@@ -333,8 +352,8 @@ class Pipeline:
                 counter = self._counters[s.tokenizer] = CachedCounter(s.tokenizer)
             return counter
 
-    def _ranked(self, question: str, s: Settings, where: dict | None,
-                passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
+    def _rank(self, question: str, s: Settings, where: dict | None,
+              passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
         if not question or not question.strip():
             raise InputError("question is empty")
         if where:
@@ -352,7 +371,7 @@ class Pipeline:
             else:
                 store = self.store()
                 lexical = self._lexical(s)  # also the vector mirror, when the store fits in memory
-                candidates = first_stage(question, qvec, store, lexical, _fusion_config(s), where=where)
+                candidates = first_stage(question, qvec, store, lexical, FusionConfig.of(s), where=where)
                 evidence = self._evidence.stored(candidates, store, lexical.snapshot().vectors)
                 idf = _idf_of(lexical) if s.lexical else Idf.from_texts([c.text for c in candidates])
                 stage.note = f"{s.fusion} fusion of " + ", ".join(
@@ -541,20 +560,3 @@ def to_candidates(passages: Sequence[PassageInput]) -> list[Candidate]:
         out.append(Candidate(pid, text, str(p.get("doc_id") or pid), str(p.get("source") or ""),
                              str(p.get("title") or ""), 0, len(text)))
     return out
-
-
-def _fusion_config(s: Settings) -> FusionConfig:
-    return FusionConfig(depth=s.candidate_depth, dense=s.dense, sentences=s.sentence_search, lexical=s.lexical,
-                        fusion=s.fusion, rrf_k=s.rrf_k, weights=s.fusion_weights,
-                        bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
-
-
-def _prune_config(s: Settings) -> PruneConfig:
-    return PruneConfig(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
-                       adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
-                       mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
-                       sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
-                       sentence_neighbors=s.sentence_neighbors, passage_weight=s.passage_weight,
-                       token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
-                       evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
-                       evidence_cover=s.evidence_cover or s.cover_names)

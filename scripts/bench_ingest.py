@@ -4,6 +4,7 @@ command, start-up included; the corpus is cut into 8 files, since files are the 
 
     .venv/bin/python scripts/bench_ingest.py [--corpus ../shared/data/scifact/corpus.jsonl] [--docs 500]
     .venv/bin/python scripts/bench_ingest.py --docs 1000 --workers 2
+    .venv/bin/python scripts/bench_ingest.py --docs 300 --endpoint   # local encoding vs /v1/embeddings
 """
 from __future__ import annotations
 
@@ -28,7 +29,12 @@ def main() -> None:
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared/data/scifact/corpus.jsonl"))
     ap.add_argument("--docs", type=int, help="only the first N lines of a .jsonl corpus")
     ap.add_argument("--workers", type=int, help="compare `rag ingest --workers N` with one process")
+    ap.add_argument("--endpoint", action="store_true", help="compare local encoding with the openai backend "
+                    "against the test server (tests/fake_openai.py, the same MiniLM behind /v1/embeddings)")
     args = ap.parse_args()
+    if args.endpoint:
+        compare_endpoint(Path(args.corpus), args.docs or 300)
+        return
     if args.workers:
         compare_workers(Path(args.corpus), args.docs, args.workers)
         return
@@ -96,6 +102,42 @@ def compare_workers(corpus: Path, docs: int | None, workers: int) -> None:
         print(f"--workers {n}: {wall:.1f} s wall (start-up included), {rep['embedded']} chunks, "
               f"{rep['embedded'] / wall:.1f} chunks/s")
     print(f"throughput {workers} workers / 1: {rows[1][0] / rows[workers][0]:.2f}")
+
+
+def compare_endpoint(corpus: Path, docs: int) -> None:
+    """One process ingests the same abstracts twice: encoding them itself, then through /v1/embeddings of a
+    test server in another process on this machine. The server runs the same model on the same two cores, so
+    the ratio is what the wire costs (JSON floats, HTTP); a GPU server takes the encoding off this machine."""
+    from rag.net import wait_ready
+
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_openai import API_KEY
+
+    with corpus.open() as f:
+        lines = [line for _, line in zip(range(docs), f, strict=False)]
+    port = 19000 + os.getpid() % 1000
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.fake_openai:create_app", "--factory",
+                               "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    rows = {}
+    try:
+        if not wait_ready(f"http://127.0.0.1:{port}/v1/models", seconds=60, proc=server):
+            raise SystemExit("the test server did not start")
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "c").mkdir()
+            (Path(tmp) / "c" / "corpus.jsonl").write_text("".join(lines))
+            remote = {"embedding_backend": "openai", "embedding_base_url": f"http://127.0.0.1:{port}/v1",
+                      "embedding_api_key": API_KEY}
+            for name, extra in (("local", {}), ("endpoint", remote)):
+                p = Pipeline(Settings(store_path=Path(tmp) / name, **extra))
+                p.embedder.encode(["warm up"])  # model load (here or in the server) is not throughput
+                rows[name] = p.ingest([Path(tmp) / "c"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"{docs} SciFact abstracts, {os.cpu_count()} cores, server and client on this machine")
+    for name, rep in rows.items():
+        print(f"{name:9s} {rep.seconds:6.1f} s  {rep.embedded} chunks  {rep.embedded / rep.seconds:.1f} chunks/s")
+    print(f"endpoint / local time: {rows['endpoint'].seconds / rows['local'].seconds:.2f}")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ def main() -> int:
         cites = ", ".join(f"[{c.label}] {Path(c.source).name}" for c in ans.citations) or "none"
         print(f"\nQ: {q['question']}\nA: {ans.text}\n   cites {cites}; gold '{q['answer']}' "
               f"{'in the answer' if in_answer else 'in the context' if in_ctx else 'MISSED'}; "
-              f"context {ctx.tokens} tokens (from {ctx.trace.stage("candidates").n_in} candidates, "
-              f"{ctx.trace.stage("candidates").tokens_in} tokens); {ans.timings['total_ms']:.0f} ms")
+              f"context {ctx.tokens} tokens (from {ctx.trace.stage('candidates').n_in} candidates, "
+              f"{ctx.trace.stage('candidates').tokens_in} tokens); {ans.timings['total_ms']:.0f} ms")
     print(f"\nanswerer: {ans.answerer} {ans.model}".rstrip())
     print(f"{answered}/{len(questions)} gold answers in the answer, {kept}/{len(questions)} in the lean context; "
           f"median {median(tokens):.0f} context tokens vs. {median(before):.0f} in the candidate pool; "

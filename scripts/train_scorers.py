@@ -21,8 +21,8 @@ from sklearn.preprocessing import StandardScaler
 
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import beir, squad_split
-from rag.pipeline import _fusion_config, _idf_of
-from rag.retrieve.candidates import first_stage
+from rag.pipeline import _idf_of
+from rag.retrieve.candidates import FusionConfig, first_stage
 from rag.retrieve.features import (
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
@@ -48,7 +48,7 @@ def collect(pipeline: Pipeline, questions):  # noqa: ANN001, ANN201
     rows = []
     for q in questions:
         qvec = pipeline.embedder.encode([q.text])[0]
-        cands = first_stage(q.text, qvec, store, lexical, _fusion_config(s))
+        cands = first_stage(q.text, qvec, store, lexical, FusionConfig.of(s))
         if not cands:
             continue
         ev = pipeline._evidence.stored(cands, store, lexical.snapshot().vectors)

@@ -1,5 +1,6 @@
-"""Grid over the evidence-driven selection rule on training questions (the pruner only: candidates,
-reranking and sentence scores are computed once per question, then pruned under each configuration).
+"""Grid over the evidence-driven selection rule on training questions: candidates, reranking and the hop
+are computed once per question (``Pipeline.rank``), then selected under each configuration exactly as
+``retrieve`` selects (``Pipeline.select``: sentence scores, the multi-hop profile, openings, pruning).
 
     .venv/bin/python scripts/tune_evidence.py --squad-store DIR [--squad-n 300] [--hotpot 0:50]
 
@@ -18,12 +19,6 @@ from pathlib import Path
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import hotpotqa, squad_split
 from rag.evaluate.metrics import answer_kept, median, support_recall
-from rag.pipeline import _prune_config, cover_terms, multi_hop_settings
-from rag.retrieve.features import query_terms
-from rag.retrieve.prune import Pruner
-from rag.retrieve.rerank import score_sentences
-from rag.tokens import count_tokens
-from rag.types import Trace
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -35,9 +30,7 @@ def collect(p: Pipeline, questions, plain: bool = False) -> list:  # noqa: ANN00
         passages = None
         if q.passages is not None:
             passages = [{k: v for k, v in x.items() if k != "title"} if plain else x for x in q.passages]
-        r = p._ranked(q.text, p.settings, None, passages, Trace())
-        r = r._replace(candidates=score_sentences(q.text, r.candidates, r.evidence, qvec=r.qvec, idf=r.idf))
-        rows.append((q, r, query_terms(q.text, r.idf)))
+        rows.append((q, p.rank(q.text, passages=passages)))
     return rows
 
 
@@ -54,15 +47,12 @@ def _cached(folder: Path | None, name: str, make):  # noqa: ANN001, ANN202
     return rows
 
 
-def measure(rows: list, s: Settings, kept) -> tuple[float, float]:  # noqa: ANN001
+def measure(p: Pipeline, rows: list, s: Settings, kept) -> tuple[float, float]:  # noqa: ANN001
     hits, toks = [], []
-    for q, r, _ in rows:
-        si = multi_hop_settings(s) if r.linked and s.hop_budget is not None else s
-        passages, _ = Pruner(_prune_config(si), count_tokens, cover_terms(q.text, r.idf, si)).run(
-            r.candidates, {cid: ev.vector for cid, ev in r.evidence.items()})
-        text = "\n\n".join(x.text for x in passages)
-        hits.append(kept(text, q))
-        toks.append(count_tokens(text))
+    for q, ranked in rows:
+        ctx = p.select(q.text, ranked, settings=s)
+        hits.append(kept(ctx.text, q))
+        toks.append(ctx.tokens)
     return 100 * sum(hits) / len(hits), median(toks)
 
 
@@ -79,15 +69,15 @@ def main() -> None:
     hq = hotpotqa(DATA / "hotpotqa-distractor-sample" / "hotpotqa_distractor_sample.jsonl")[a:b]
     hp = Pipeline(Settings())
     cache = Path(args.cache) if args.cache else None
-    sets["hotpot-titles"] = (_cached(cache, f"hotpot-titles-{a}-{b}", lambda: collect(hp, hq)),
+    sets["hotpot-titles"] = (hp, _cached(cache, f"hotpot-titles-{a}-{b}", lambda: collect(hp, hq)),
                              lambda t, q: support_recall(t, q.support))
-    sets["hotpot-plain"] = (_cached(cache, f"hotpot-plain-{a}-{b}", lambda: collect(hp, hq, plain=True)),
+    sets["hotpot-plain"] = (hp, _cached(cache, f"hotpot-plain-{a}-{b}", lambda: collect(hp, hq, plain=True)),
                             lambda t, q: support_recall(t, q.support))
     if args.squad_store:
         train, _ = squad_split(DATA / "squad-v1.1-dev" / "dev-v1.1.json")
         sq = random.Random(3).sample(train, args.squad_n)
         squad = Pipeline(Settings(store_path=args.squad_store))
-        sets["squad"] = (_cached(cache, f"squad-{args.squad_n}", lambda: collect(squad, sq)),
+        sets["squad"] = (squad, _cached(cache, f"squad-{args.squad_n}", lambda: collect(squad, sq)),
                          lambda t, q: answer_kept(t, q.answers))
     grid = {}
     for part in args.grid.split(";"):
@@ -96,7 +86,7 @@ def main() -> None:
     print(" ".join(grid) + " | " + " | ".join(f"{n} kept% tok" for n in sets))
     for combo in itertools.product(*grid.values()):
         s = Settings(**_settings(dict(zip(grid, combo, strict=True))))
-        cells = [measure(rows, s, kept) for rows, kept in sets.values()]
+        cells = [measure(p, rows, s, kept) for p, rows, kept in sets.values()]
         print(" ".join(str(v) for v in combo) + " | " + " | ".join(f"{k:5.1f} {t:4.0f}" for k, t in cells),
               flush=True)
 

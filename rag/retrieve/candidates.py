@@ -11,6 +11,7 @@ import numpy as np
 from rag.index.lexical import LexicalIndex
 from rag.index.mirror import VectorMirror
 from rag.index.store import Store, StoredChunk
+from rag.settings import Settings
 from rag.text import embed_text
 from rag.types import Candidate
 
@@ -28,6 +29,11 @@ class FusionConfig:
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # dense, sentence, lexical
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
+
+    @classmethod
+    def of(cls, s: Settings) -> FusionConfig:
+        return cls(depth=s.candidate_depth, dense=s.dense, sentences=s.sentence_search, lexical=s.lexical,
+                   fusion=s.fusion, rrf_k=s.rrf_k, weights=s.fusion_weights, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
 
 
 @dataclass(frozen=True)

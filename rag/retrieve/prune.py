@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.settings import Settings
 from rag.text import term_tuple
 from rag.types import Candidate, Drop, Passage, StageTrace
 
@@ -52,6 +53,17 @@ class PruneConfig:
     # scoring at least this share of its best one. Scores within one passage compare better than across
     # passages, and an answer next to the best evidence is where a near miss usually lies.
     evidence_siblings: float | None = None
+
+    @classmethod
+    def of(cls, s: Settings) -> PruneConfig:
+        return cls(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
+                   adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
+                   mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
+                   sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
+                   sentence_neighbors=s.sentence_neighbors, passage_weight=s.passage_weight,
+                   token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
+                   evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
+                   evidence_cover=s.evidence_cover or s.cover_names)
 
 
 @dataclass

@@ -199,7 +199,7 @@ def test_evidence_cover_adds_until_question_terms_are_covered() -> None:
 
 
 def test_a_question_about_two_names_keeps_evidence_on_both() -> None:
-    from rag.pipeline import _prune_config, cover_terms
+    from rag.pipeline import cover_terms
     from rag.retrieve.features import Idf
     from rag.settings import Settings
 
@@ -213,7 +213,7 @@ def test_a_question_about_two_names_keeps_evidence_on_both() -> None:
     assert cover_terms(q, idf, Settings(cover_names=False)) == {}
 
     def kept(s: Settings) -> str:
-        passages, _ = Pruner(_prune_config(s), words, cover_terms(q, idf, s)).run([craig, doherty, bread])
+        passages, _ = Pruner(PruneConfig.of(s), words, cover_terms(q, idf, s)).run([craig, doherty, bread])
         return " ".join(p.text for p in passages)
 
     assert "Doherty" not in kept(Settings(cover_names=False))
@@ -295,9 +295,9 @@ def test_passage_weight_ranks_a_bridge_passages_plain_sentence_above_a_stray_str
 
 
 def test_multi_hop_pruning_weighs_the_passage_score() -> None:
-    from rag.pipeline import _prune_config, multi_hop_settings
+    from rag.pipeline import multi_hop_settings
     from rag.settings import Settings
 
     s = Settings()
-    assert _prune_config(s).passage_weight == 0.0
-    assert _prune_config(multi_hop_settings(s)).passage_weight == pytest.approx(0.3)
+    assert PruneConfig.of(s).passage_weight == 0.0
+    assert PruneConfig.of(multi_hop_settings(s)).passage_weight == pytest.approx(0.3)
