@@ -34,7 +34,7 @@ from rag.answer.stream import AnswerStream
 from rag.errors import InputError
 from rag.index.embedder import Encoder, make_embedder
 from rag.index.lexical import LexicalIndex
-from rag.index.store import Store, StoreConfig
+from rag.index.store import Store, open_store
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
 from rag.ingest.parallel import ingest_in_workers
@@ -99,8 +99,7 @@ class Pipeline:
     def store(self, *, create: bool = False) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store(StoreConfig.of(self.settings), model=self.settings.embedding_model,
-                                    dimension=self.embedder.dimension, create=create)
+                self._store = open_store(self.settings, self.embedder.dimension, create=create)
             return self._store
 
     def _lexical(self, s: Settings) -> LexicalCache:

@@ -173,8 +173,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.weights:
         from rag.answer import abstain
-        from rag.retrieve.features import load_models
-        abstain.load_models = functools.partial(load_models, str(args.weights))  # type: ignore[assignment]
+        load_model = abstain.load_model.__wrapped__
+        abstain.load_model = functools.partial(load_model, str(args.weights))  # type: ignore[assignment]
     train, test = squad_split(SQUAD)
     train = random.Random(5).sample(train, args.n)
     test = test[:args.n]

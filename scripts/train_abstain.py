@@ -1,4 +1,4 @@
-"""Learn the answer path's abstention model (``abstain`` in rag/retrieve/weights.json) and its threshold.
+"""Learn the answer path's abstention model (rag/answer/abstain_weights.json) and its threshold.
 
     .venv/bin/python scripts/abstain_rows.py --squad-store DIR      # the contexts, as rows (cached)
     .venv/bin/python scripts/train_abstain.py [--rows F] [--out F] [--refuse 0.005]
@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from abstain_rows import ROWS, read_rows  # noqa: E402
 from train_scorers import fit  # noqa: E402
 
-from rag.answer.abstain import feature_row  # noqa: E402
-from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE, Logistic  # noqa: E402
+from rag.answer.abstain import ABSTAIN_FEATURES, WEIGHTS_FILE, feature_row  # noqa: E402
+from rag.logistic import Logistic  # noqa: E402
+from rag.text import text_processing  # noqa: E402
 
 FIT_SETS = ("squad", "hotpotqa", "hotpotqa-train", "musique-train")
 
@@ -122,8 +123,7 @@ def main() -> None:
     if held:
         print("\nreport rows (never fitted or chosen on):")
         report(held, model_of(model)(np.array([feature_row(r["signals"])[0] for r in held])), threshold)
-    data = json.loads(args.out.read_text()) if args.out.exists() else json.loads(WEIGHTS_FILE.read_text())
-    data["abstain"] = model
+    data = {"text_processing": text_processing(), "abstain": model}
     args.out.write_text(json.dumps(data, indent=1) + "\n")
 
 

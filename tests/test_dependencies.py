@@ -60,11 +60,13 @@ def test_every_imported_package_is_declared() -> None:
 
 
 def test_stemming_is_installed_and_matches_the_trained_weights() -> None:
+    from rag.answer.abstain import WEIGHTS_FILE as ABSTAIN_WEIGHTS
     from rag.retrieve.features import WEIGHTS_FILE
     from rag.text import STEMMED, terms, text_processing
 
     assert text_processing() == STEMMED
-    assert json.loads(WEIGHTS_FILE.read_text())["text_processing"] == STEMMED
+    for path in (WEIGHTS_FILE, ABSTAIN_WEIGHTS):
+        assert json.loads(path.read_text())["text_processing"] == STEMMED
     assert terms("running runners ran") == ["run", "runner", "ran"]
 
 

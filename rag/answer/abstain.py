@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rag.language import reads_as_english
-from rag.retrieve.features import ABSTAIN_FEATURES, load_models
+from rag.logistic import Logistic, read_model
 from rag.settings import Settings
 from rag.text import is_question, terms, unmentioned_names
 from rag.types import Context
 
 _ANYWAY = "set abstain_below=None to call the model anyway"
+ABSTAIN_FEATURES = ("answer_logit", "passage_logit", "answer_x_passage", "name_missing", "covered")
+WEIGHTS_FILE = Path(__file__).with_name("abstain_weights.json")
 
 
 def _logit(p: float) -> float:
@@ -79,12 +83,14 @@ def unanswerable(ctx: Context) -> float:
     return _probability(abstain_features(ctx))
 
 
+@lru_cache(maxsize=1)
+def load_model(path: str = str(WEIGHTS_FILE)) -> Logistic:
+    """The learned rule (trained on the contexts retrieval makes: ``scripts/train_abstain.py``)."""
+    return read_model(Path(path), "abstain", ABSTAIN_FEATURES, "train_abstain")
+
+
 def _probability(row: np.ndarray) -> float:
-    model = load_models().get("abstain")
-    if model is None:
-        raise RuntimeError("the learned scorers have no abstain model: train it with scripts/train_abstain.py, "
-                           "or set abstain_learned_above=None for the hand-set rules")
-    return float(model(row)[0])
+    return float(load_model()(row)[0])
 
 
 def nothing_to_read(ctx: Context, s: Settings) -> str:

@@ -107,6 +107,11 @@ def peek(config: StoreConfig) -> dict[str, Any] | None:
     return {"chunks": collection.count(), "embedding_model": meta.get(f"{META_PREFIX}embedding_model")}
 
 
+def open_store(s: Settings, dimension: int, *, create: bool = False) -> Store:
+    """The collection the settings name, checked against the embedding model and its vector size."""
+    return Store(StoreConfig.of(s), model=s.embedding_model, dimension=dimension, create=create)
+
+
 class Store:
     """One Chroma collection, checked against the embedding model and chunking it was built with."""
 

@@ -39,10 +39,16 @@ def shares(files: Sequence[Path], n: int) -> list[list[Path]]:
 def _worker(files: list[str], settings: Settings, threads: int) -> IngestReport:
     import torch
 
-    from rag.pipeline import Pipeline
+    from rag.index.embedder import make_embedder
+    from rag.index.store import open_store
+    from rag.ingest.ingest import ingest
+    from rag.language import using
 
     torch.set_num_threads(threads)
-    return Pipeline(settings).ingest(files)
+    embedder = make_embedder(settings)
+    with using(settings.language):
+        return ingest(files, settings=settings, embedder=embedder,
+                      store=open_store(settings, embedder.dimension, create=True))
 
 
 def ingest_in_workers(paths: Sequence[str | Path], *, settings: Settings, workers: int,

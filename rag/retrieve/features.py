@@ -5,7 +5,6 @@ features; the weights are learned on training questions only (``scripts/train_sc
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence, Set
@@ -17,15 +16,15 @@ from typing import NamedTuple
 import numpy as np
 
 from rag.language import current, using
+from rag.logistic import Logistic, read_model
 from rag.memo import byte_lru
-from rag.text import term_tuple, terms, text_processing
+from rag.text import term_tuple, terms
 
 PASSAGE_FEATURES = ("cos_p", "s_max", "s_2nd", "lex_p", "bm25_n", "title_cov", "cos_p_rel", "s_max_rel")
 SENTENCE_FEATURES = ("cos_s", "lex_s", "lex_s_n", "cos_s_rel", "cos_nb", "p_score", "first", "log_len",
                      "title_cov", "cos_s_grel", "lex_s_grel", "bigram", "num_yes", "num_no", "cap_new")
 # The answer path's abstention model (rag.answer.abstain): logits of the best kept sentence's answer
 # probability and of the best passage's score, their product, and whether a name of the question is missing.
-ABSTAIN_FEATURES = ("answer_logit", "passage_logit", "answer_x_passage", "name_missing", "covered")
 _NUMERIC_Q = re.compile(r"\b(how (many|much|long|old|far|large|big|tall|often)|what (year|percentage|percent|"
                         r"number|date|decade|century)|when|which year|in what year)\b", re.I)
 _DIGIT = re.compile(r"\d")
@@ -224,47 +223,8 @@ def query_terms(question: str, idf: Idf) -> dict[str, float]:
     return {t: idf(t) for t in dict.fromkeys(terms(question))}
 
 
-class Logistic:
-    """Standardise, dot, sigmoid: a calibrated 0..1 probability of relevance."""
-
-    def __init__(self, names: tuple[str, ...], mean: list[float], scale: list[float], coef: list[float],
-                 intercept: float) -> None:
-        self.names = names
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.scale = np.asarray(scale, dtype=np.float32)
-        self.coef = np.asarray(coef, dtype=np.float32)
-        self.intercept = float(intercept)
-
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        if len(x) == 0:
-            return np.zeros(0, dtype=np.float32)
-        return ((x - self.mean) / self.scale) @ self.coef + self.intercept
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.clip(self.logits(x), -50.0, 50.0)))
-
-
 @lru_cache(maxsize=1)
 def load_models(path: str = str(WEIGHTS_FILE)) -> dict[str, Logistic]:
-    data = json.loads(Path(path).read_text())
-    trained, now = data.get("text_processing"), text_processing()
-    if trained != now:
-        raise RuntimeError(f"{path}: the learned scorers were trained on {trained} terms but this install "
-                           f"produces {now} terms, which would lower quality without a word. Install the "
-                           "declared dependencies (pip install PyStemmer) or retrain with scripts/train_scorers.py")
-    # each model, its features and the script that trains it; the abstention model is trained on the
-    # contexts the other two make, so a file may not have it yet
-    models = {"passage": (PASSAGE_FEATURES, "train_scorers"), "sentence": (SENTENCE_FEATURES, "train_scorers"),
-              "abstain": (ABSTAIN_FEATURES, "train_abstain")}
-    out = {}
-    for key, (feats, script) in models.items():
-        m = data.get(key)
-        if m is None and key == "abstain":
-            continue
-        if m is None:
-            raise RuntimeError(f"{path}: no {key} model; train it with scripts/{script}.py")
-        if tuple(m["features"]) != feats:
-            raise RuntimeError(f"{path}: the {key} model was trained on other features; retrain it with "
-                               f"scripts/{script}.py")
-        out[key] = Logistic(feats, m["mean"], m["scale"], m["coef"], m["intercept"])
-    return out
+    """The reranker's ("passage") and the sentence pruner's ("sentence") models."""
+    return {key: read_model(Path(path), key, feats, "train_scorers")
+            for key, feats in (("passage", PASSAGE_FEATURES), ("sentence", SENTENCE_FEATURES))}

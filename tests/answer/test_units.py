@@ -167,7 +167,7 @@ def test_the_learned_probability_falls_as_the_evidence_grows() -> None:
 def test_the_abstain_model_is_trained_on_its_declared_features_and_four_sets() -> None:
     import json
 
-    from rag.retrieve.features import ABSTAIN_FEATURES, WEIGHTS_FILE
+    from rag.answer.abstain import ABSTAIN_FEATURES, WEIGHTS_FILE
 
     model = json.loads(WEIGHTS_FILE.read_text())["abstain"]
     assert tuple(model["features"]) == ABSTAIN_FEATURES

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.retrieve.features import Evidence, Idf, Logistic, load_models
+from rag.logistic import Logistic
+from rag.retrieve.features import Evidence, Idf, load_models
 from rag.retrieve.rerank import CrossEncoderReranker, EmbeddingReranker, NoReranker, make_reranker
 from rag.text import sentence_spans
 from rag.types import Candidate
