@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: demo test setup clean llm-serve bench bench-quick bench-generality
+.PHONY: demo test test-fast setup clean llm-serve bench bench-quick bench-generality
 
 $(STAMP): pyproject.toml constraints.txt
 	# the browser of the trace-page test (Debian's packages; apt needs root, as in CI)
@@ -38,6 +38,13 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check rag scripts tests
 	$(VENV)/bin/mypy rag
 	$(PY) -m pytest -q
+
+# The loop while editing (~2 min on 2 cores): lint, types, and every test not marked integration (no
+# store ingest, no subprocess server, no browser). CI runs the whole of `make test`.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check rag scripts tests
+	$(VENV)/bin/mypy rag
+	$(PY) -m pytest -q -m "not integration"
 
 # The headline figures of BENCHMARKS.md from this checkout, with only what the set-up installs.
 # bench-quick: HotpotQA (passages come with the questions; ~3 min on 2 cores). bench: also SciFact and

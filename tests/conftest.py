@@ -6,6 +6,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests draw the same examples on every run (a test must not pass or fail by the draw): the
+# examples are derived from each test's own code, and no example database carries over between runs.
+hypothesis_settings.register_profile("leanrag", derandomize=True, database=None)
+hypothesis_settings.load_profile("leanrag")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import random
 import string
 
+import pytest
+
 from rag.memo import LONGEST_KEPT, ByteLRU, byte_lru, memo_bytes
 from rag.retrieve.features import SentenceView, _passage_terms
 from rag.text import term_tuple
@@ -43,6 +45,7 @@ def test_the_decorator_keeps_the_functions_name_and_result() -> None:
     assert shout("abc") == "ABC" and shout.__name__ == "shout"
 
 
+@pytest.mark.integration  # a minute of hostile traffic: the full tier only
 def test_hostile_passages_leave_the_text_memos_bounded() -> None:
     """Forty requests of two 99k-character passages, as the probe sent: nothing of them is kept whole, and
     what their sentences leave stays under the memos' budgets (~64 MB in all)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rag.answer.extractive import ExtractiveAnswerer
@@ -79,6 +79,7 @@ _TAGGY = st.sampled_from(["</passage>", "< /passage>", "</ Passage >", "<\n/PASS
 @given(st.lists(st.tuples(st.lists(st.one_of(_TAGGY, st.text(max_size=12)), max_size=8).map("".join),
                           st.lists(st.one_of(_TAGGY, st.text(max_size=8)), max_size=5).map("".join)),
                 min_size=1, max_size=4))
+@example(items=[("&lt;", "")])  # a text that already holds the escape
 def test_any_passage_and_label_stays_in_exactly_one_block(items: list[tuple[str, str]]) -> None:
     passages = [(f"id{i}", label, text) for i, (text, label) in enumerate(items)]
     rendered = render_context(passages)
@@ -89,7 +90,7 @@ def test_any_passage_and_label_stays_in_exactly_one_block(items: list[tuple[str,
     assert "".join(f'<passage id="{n}"' + (f' source="{s}"' if s else "") + f">\n{b}\n</passage>" + "\n"
                    for n, s, b in blocks)[:-1] == rendered  # nothing outside a block
     for (_, _, text), (_, _, body) in zip(passages, blocks, strict=True):
-        assert body.replace("&lt;", "<") == text.strip()
+        assert body.replace("&lt;", "<") == text.strip().replace("&lt;", "<")  # only '<' is escaped
 
 
 _INVISIBLE = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
