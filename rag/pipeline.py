@@ -102,6 +102,12 @@ class Pipeline:
                 self._store = open_store(self.settings, self.embedder.dimension, create=create)
             return self._store
 
+    def close(self) -> None:
+        """Give up the store's serving mark, if a store was opened (a service calls this as it stops)."""
+        with self._lock:
+            if self._store is not None:
+                self._store.release_serving()
+
     def _lexical(self, s: Settings) -> LexicalCache:
         key = (s.bm25_k1, s.bm25_b)
         with self._lock:

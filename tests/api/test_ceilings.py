@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rag import Settings
-from rag.api.app import Service, create_app
+from rag.api.app import create_app
+from rag.api.service import Service
 
 OPERATOR = Settings(store_path="/nonexistent/never-opened", answerer="extractive")
 SERVICE = Service(OPERATOR, pipeline=object())  # type: ignore[arg-type]  # resolution never touches it
@@ -33,7 +34,7 @@ def _resolve(overrides: dict) -> Settings | list[dict]:
 
 def _not_costlier(got: Settings, operator: Settings) -> None:
     """Every cost setting of ``got`` within the operator's value (or the operator's explicit raise limit)."""
-    from rag.api.app import _EFFORT, cost_direction
+    from rag.api.ceilings import _EFFORT, cost_direction
 
     for key in Settings.model_fields:
         direction, value, mine = cost_direction(key), getattr(got, key), getattr(operator, key)
