@@ -34,8 +34,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_phase(url: str, route: str, questions: list[str], clients: int, per_client: int, max_seconds: float,
-              overrides: dict) -> dict:
+def run_phase(url: str, route: str, bodies: list[dict], clients: int, per_client: int, max_seconds: float) -> dict:
+    """``clients`` threads, each posting ``per_client`` of ``bodies`` (client k starts at 7k, cycling)."""
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -46,7 +46,7 @@ def run_phase(url: str, route: str, questions: list[str], clients: int, per_clie
             for i in range(per_client):
                 if time.perf_counter() > deadline:
                     return
-                body = {"question": questions[(offset + i) % len(questions)], "overrides": overrides}
+                body = bodies[(offset + i) % len(bodies)]
                 t0 = time.perf_counter()
                 try:
                     r = http.post(route, json=body)
@@ -80,8 +80,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="more than one starts `chroma run` over --store")
     ap.add_argument("--chroma", action="store_true", help="serve over `chroma run` even with one worker")
     args = ap.parse_args()
-    questions = [json.loads(x)["question"] for x in (ROOT / "corpus" / "questions.jsonl").read_text().splitlines()
-                 if x.strip()]
+    questions = [{"question": json.loads(x)["question"]}
+                 for x in (ROOT / "corpus" / "questions.jsonl").read_text().splitlines() if x.strip()]
     port = free_port()
     env = {**os.environ, "RAG_ANSWERER": args.answerer, "RAG_API_WORKERS": str(args.workers)}
     chroma = None
@@ -100,11 +100,11 @@ def main() -> int:
         if not wait_ready(f"{url}/readyz", seconds=300, proc=server):
             raise SystemExit("rag serve did not become ready (exited? is there a store at --store? make demo)")
         for route in ("/v1/retrieve", "/v1/answer"):  # warm-up: first-call costs are not measured
-            run_phase(url, route, questions, 1, 3, 60, {})
+            run_phase(url, route, questions, 1, 3, 60)
         rows = []
         for route in ("/v1/retrieve", "/v1/answer"):
-            rows.append(run_phase(url, route, questions, 1, args.requests, args.max_seconds, {}))
-            rows.append(run_phase(url, route, questions, args.clients, args.requests, args.max_seconds, {}))
+            rows.append(run_phase(url, route, questions, 1, args.requests, args.max_seconds))
+            rows.append(run_phase(url, route, questions, args.clients, args.requests, args.max_seconds))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,23 +1,25 @@
-"""The embedding model's batch encoding (the packaged all-MiniLM-L6-v2)."""
+"""The embedding model's encoding (the packaged all-MiniLM-L6-v2): each text once, batches of similar
+length within a padded-token budget, and the very vectors ``SentenceTransformer.encode`` gives."""
 from __future__ import annotations
 
 import numpy as np
 
-from rag.index.embedder import Embedder
+from rag.index import embedder as embedder_module
+from rag.index.embedder import PADDED_TOKENS, Embedder
 
 
 def test_a_repeated_text_is_encoded_once_and_every_row_is_returned(embedder: Embedder, monkeypatch) -> None:
     seen: list[list[str]] = []
-    encode = embedder.model.encode
+    forward = embedder._forward
 
-    def spy(texts, **kw):  # noqa: ANN001, ANN003, ANN202 - records what reaches the model
+    def spy(texts: list[str]) -> np.ndarray:
         seen.append(list(texts))
-        return encode(texts, **kw)
+        return forward(texts)
 
-    monkeypatch.setattr(embedder.model, "encode", spy)
+    monkeypatch.setattr(embedder, "_forward", spy)
     texts = ["Aspirin lowers fever.", "Paris is in France.", "Aspirin lowers fever."]
     rows = embedder.encode(texts)
-    assert seen == [["Aspirin lowers fever.", "Paris is in France."]]
+    assert sorted(t for batch in seen for t in batch) == ["Aspirin lowers fever.", "Paris is in France."]
     assert rows.shape == (3, embedder.dimension)
     assert np.array_equal(rows[0], rows[2])
     assert float(rows[0] @ rows[1]) < 0.5
@@ -26,16 +28,31 @@ def test_a_repeated_text_is_encoded_once_and_every_row_is_returned(embedder: Emb
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-5)
 
 
-def test_one_text_takes_the_module_path_and_gets_the_batch_vector(embedder: Embedder, monkeypatch) -> None:
-    """A query is encoded through the model's modules directly, not ``SentenceTransformer.encode``: its
-    vector must be the one a batch gives, also for a text longer than the model reads (truncated alike)."""
-    texts = ["Does vitamin D lower the risk of fractures?", "x", "Ünïcödé — dashes, and digits 1984.",
-             " ".join(["Aspirin inhibits cyclooxygenase and lowers fever in adults."] * 60)]
-    batch = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
-    monkeypatch.setattr(embedder.model, "encode", lambda *a, **k: (_ for _ in ()).throw(AssertionError("batch path")))
-    for text, want in zip(texts, batch, strict=True):
-        got = embedder.encode([text])
-        assert got.shape == (1, embedder.dimension) and got.dtype == np.float32
-        assert float(got[0] @ want) > 0.99999
-    twice = embedder.encode([texts[0], texts[0]])
+def test_batches_group_similar_lengths_and_give_the_batch_vectors(embedder: Embedder, monkeypatch) -> None:
+    """Short sentences and long paragraphs, mixed: no batch pads past the budget, every row is the vector
+    ``SentenceTransformer.encode`` gives for that text (also past the model's input limit, truncated alike)."""
+    long = " ".join(["Aspirin inhibits cyclooxygenase and lowers fever in adults."] * 60)
+    paragraph = " ".join(["Vitamin D is made in the skin under sunlight and helps hold calcium."] * 6)
+    texts = [f"Sentence {i} about fevers." for i in range(40)] + [paragraph + f" {i}" for i in range(9)] + \
+            [long, "x", "Ünïcödé — dashes, and digits 1984."]
+    order = list(np.random.default_rng(3).permutation(len(texts)))
+    texts = [texts[i] for i in order]
+    want = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    batches: list[list[str]] = []
+    forward = embedder._forward
+    monkeypatch.setattr(embedder, "_forward", lambda b: batches.append(b) or forward(b))
+    got = embedder.encode(texts, batch_size=16)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.allclose(got, want, atol=1e-5)
+    assert sorted(t for b in batches for t in b) == sorted(texts) and len(batches) > 3
+    tok = embedder.tokenizer
+    for b in batches:
+        padded = max(len(tok(t, truncation=True, max_length=embedder.model.max_seq_length)["input_ids"]) for t in b)
+        assert len(b) <= 16 and (len(b) == 1 or padded * len(b) <= PADDED_TOKENS)
+
+
+def test_one_text_is_one_forward_pass(embedder: Embedder, monkeypatch) -> None:
+    monkeypatch.setattr(embedder_module.Embedder, "_batches", lambda *a: (_ for _ in ()).throw(AssertionError))
+    assert embedder.encode(["a query"]).shape == (1, embedder.dimension)
+    twice = embedder.encode(["a query", "a query"])
     assert twice.shape == (2, embedder.dimension) and np.array_equal(twice[0], twice[1])
