@@ -381,6 +381,10 @@ class Pipeline:
                 idf = _idf_of(lexical) if s.lexical else Idf.from_texts([c.text for c in candidates])
                 stage.note = f"{s.fusion} fusion of " + ", ".join(
                     n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
+                if s.dense or s.sentence_search:  # which vector search answered: it decides how latency scales
+                    mirrored = lexical.snapshot().vectors is not None and not where
+                    stage.note += ("; vectors: in-memory mirror, exact" if mirrored else
+                                   "; vectors: Chroma HNSW" + ("" if where else " (store above vector_mirror_mb)"))
             count = self._counter(s)  # the pool's size: the sum of its passages (each counted once, then cached)
             for c in candidates:
                 count.learn_stored(c.text, evidence[c.id].spans, c.counts)

@@ -295,10 +295,17 @@ class Store:
                 row += 1
         if row != len(sentence_embeddings):
             raise ValueError("one sentence vector per sentence span is required")
-        if ids:
-            self.sentences.upsert(ids=ids, embeddings=sentence_embeddings.tolist(), metadatas=metas)
-        self.collection.upsert(ids=[c.id for c in chunks], embeddings=embeddings.tolist(),
-                               documents=[c.text for c in chunks], metadatas=_metas(chunks, extra))
+        # Chroma refuses a write over its batch limit (5,461 rows embedded): 256 chunks of many short
+        # sentences (a list, a table) pass it.
+        step = self.client.get_max_batch_size()
+        for i in range(0, len(ids), step):
+            self.sentences.upsert(ids=ids[i:i + step], embeddings=sentence_embeddings[i:i + step].tolist(),
+                                  metadatas=metas[i:i + step])
+        chunk_metas = _metas(chunks, extra)
+        for i in range(0, len(chunks), step):
+            part = chunks[i:i + step]
+            self.collection.upsert(ids=[c.id for c in part], embeddings=embeddings[i:i + step].tolist(),
+                                   documents=[c.text for c in part], metadatas=chunk_metas[i:i + step])
 
     def relabel(self, chunks: list[Chunk], extra: list[dict[str, Any]]) -> None:
         """Rewrite metadata only (the embedding and text stay)."""

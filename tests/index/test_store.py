@@ -77,3 +77,18 @@ def test_a_mismatched_sentence_count_is_refused(tmp_path) -> None:
         s.upsert([chunk("x", "One. Two.")], np.stack([unit(1, 0, 0, 0)]), [{}], [[(0, 4), (5, 9)]],
                  np.stack([unit(1, 0, 0, 0)]))
     assert s.count() == 0
+
+
+def test_a_write_over_chromas_batch_limit_is_stored_whole(tmp_path) -> None:
+    """Two chunks of 3,000 one-word sentences: 6,000 sentence rows, over Chroma's 5,461 a call."""
+    s = Store(StoreConfig(tmp_path / "big", "docs"), model="m", dimension=DIM)
+    text = " ".join(["Yes."] * 3000)
+    spans = [(i * 5, i * 5 + 4) for i in range(3000)]
+    chunks = [chunk("a#0", text, doc="a"), chunk("b#0", text, doc="b")]
+    rng = np.random.default_rng(0)
+    sentences = rng.standard_normal((6000, DIM)).astype(np.float32)
+    s.upsert(chunks, np.stack([unit(1, 0, 0, 0), unit(0, 1, 0, 0)]), [{"sentences": 3000}] * 2, [spans, spans],
+             sentences / np.linalg.norm(sentences, axis=1, keepdims=True))
+    assert s.count() == 2 and s.sentences.count() == 6000
+    got_spans, vecs = s.sentence_vectors(["b#0"])["b#0"]
+    assert got_spans == spans and vecs.shape == (3000, DIM)
