@@ -383,8 +383,9 @@ class Pipeline:
                     n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
                 if s.dense or s.sentence_search:  # which vector search answered: it decides how latency scales
                     mirrored = lexical.snapshot().vectors is not None and not where
-                    stage.note += ("; vectors: in-memory mirror, exact" if mirrored else
-                                   "; vectors: Chroma HNSW" + ("" if where else " (store above vector_mirror_mb)"))
+                    why = ("a metadata filter" if where else "mirror off" if self.settings.vector_mirror_mb == 0
+                           else "store above vector_mirror_mb")
+                    stage.note += "; vectors: in-memory mirror, exact" if mirrored else f"; vectors: Chroma HNSW ({why})"
             count = self._counter(s)  # the pool's size: the sum of its passages (each counted once, then cached)
             for c in candidates:
                 count.learn_stored(c.text, evidence[c.id].spans, c.counts)

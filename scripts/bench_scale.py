@@ -53,15 +53,16 @@ def build(path: Path, size: int) -> None:
     for start in range(store.count(), size, BATCH):  # resumes a build that was cut short
         n = min(BATCH, size - start)
         chunks, spans, extra = [], [], []
+        drawn = iter(rng.choice(len(words), size=n * 3 * 20, p=p))  # one draw per batch: choice with p is slow
         for i in range(start, start + n):
-            sentences = [" ".join(rng.choice(words, size=rng.integers(10, 21), p=p)).capitalize() + "."
+            sentences = [" ".join(words[next(drawn)] for _ in range(int(rng.integers(10, 21)))).capitalize() + "."
                          for _ in range(3)]
             text = " ".join(sentences)
             at, sp = 0, []
             for s in sentences:
                 sp.append((at, at + len(s)))
                 at += len(s) + 1
-            chunks.append(Chunk(f"c{i}", f"d{i}", f"synthetic/{i // 1000}.txt", " ".join(rng.choice(words, 2)),
+            chunks.append(Chunk(f"c{i}", f"d{i}", f"synthetic/{i // 1000}.txt", f"{words[i % 977]} {words[i % 331]}",
                                 text, 0, 0, len(text), 0))
             spans.append(sp)
             extra.append(stored_facts(chunks[-1], sp, settings.tokenizer))
@@ -91,7 +92,7 @@ def measure(path: Path) -> dict:
 
     torch.set_num_threads(1)
     p = Pipeline(Settings(store_path=path, answerer="extractive"))
-    p.embedder.load()
+    p.embedder.encode(["warm up"])  # the model and its first forward pass's buffers are not the store's
     before = rss_mb()
     rng = np.random.default_rng(7)
     sample = p.store().chunks([f"c{int(i)}" for i in rng.integers(0, p.store().count(), 45)])

@@ -11,6 +11,7 @@ import numpy as np
 from rag.index.lexical import LexicalIndex
 from rag.index.mirror import VectorMirror
 from rag.index.store import Store, StoredChunk
+from rag.memo import give_back_memory
 from rag.settings import Settings
 from rag.text import embed_text
 from rag.types import Candidate
@@ -72,6 +73,8 @@ class LexicalCache:
                 index = LexicalIndex([c.id for c in chunks], [embed_text(c.title, c.text) for c in chunks],
                                      k1=self.k1, b=self.b, fingerprint=fp)
                 self._snapshot = LexicalSnapshot(index, chunks, mirror)
+                del listed
+                give_back_memory(force=True)  # reading the store leaves freed pages (10k chunks: 165 MB)
                 log.info("lexical index rebuilt: %d chunks in %.2f s", len(chunks), time.perf_counter() - t0)
             return self._snapshot
 
