@@ -385,7 +385,8 @@ class Pipeline:
                     mirrored = lexical.snapshot().vectors is not None and not where
                     why = ("a metadata filter" if where else "mirror off" if self.settings.vector_mirror_mb == 0
                            else "store above vector_mirror_mb")
-                    stage.note += "; vectors: in-memory mirror, exact" if mirrored else f"; vectors: Chroma HNSW ({why})"
+                    stage.note += ("; vectors: in-memory mirror, exact" if mirrored
+                                   else f"; vectors: Chroma HNSW ({why})")
             count = self._counter(s)  # the pool's size: the sum of its passages (each counted once, then cached)
             for c in candidates:
                 count.learn_stored(c.text, evidence[c.id].spans, c.counts)
