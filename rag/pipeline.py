@@ -43,17 +43,18 @@ from rag.llm.config import make_endpoint
 from rag.llm.endpoint import Endpoint
 from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
 from rag.retrieve.evidence import EvidenceSource
-from rag.retrieve.features import Evidence, Idf, query_terms
+from rag.retrieve.features import Evidence, Idf
+from rag.retrieve.filters import check_filter
 from rag.retrieve.hop import cut_from_documents, multi_hop_links, named_leads, openings_first, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
+from rag.retrieve.passages import PassageInput, to_candidates
+from rag.retrieve.profile import cover_terms, multi_hop_settings
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
 from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
-from rag.text import STEMMED, embed_text, named_terms, text_processing
+from rag.text import STEMMED, embed_text, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
-
-PassageInput = str | dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -403,24 +404,26 @@ class Pipeline:
                         for c, sc in zip(candidates, scores, strict=True)]
             ranked = sorted(reranked, key=lambda c: -c.score)
             stage.note = reranker.name
-        linked: list[str] = []
-        leads: dict[str, str | None] = {}
-        if s.hop and s.reranker == "none":
-            with timed_stage(trace, "hop", len(ranked), tokens, note="skipped: reranker=none leaves the scores "
-                             "uncalibrated, and the hop's lifts are measured in calibrated scores"):
-                pass
-        elif s.hop:
-            with timed_stage(trace, "hop", len(ranked), tokens) as stage:
-                hop = second_hop(question, ranked, anchors=s.hop_anchors, weight=s.hop_weight, idf=idf)
-                ranked = hop.ranked
-                linked = multi_hop_links(question, ranked, hop.lifts)
-                if s.hop_openings is not None:
-                    leads = named_leads(ranked, hop.lifts, s.hop_openings)
-                stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(
-                    f"{d.id}: {d.reason}" for d in hop.lifts)
-                if hop.lifts and cut_from_documents(ranked):
-                    stage.note += "; no multi-hop switch: untitled sections, most not opening with a subject"
-        return Ranked(ranked, evidence, qvec, idf, linked, leads)
+        return self._hop(question, Ranked(ranked, evidence, qvec, idf, [], {}), s, tokens, trace)
+
+    @staticmethod
+    def _hop(question: str, r: Ranked, s: Settings, tokens: int, trace: Trace) -> Ranked:
+        """The second hop: passages a top passage or the question names are lifted, and a question whose
+        lifts link two passages is marked multi-hop (``linked``) for selection."""
+        if not s.hop:
+            return r
+        if s.reranker == "none":
+            with timed_stage(trace, "hop", len(r.candidates), tokens, note="skipped: reranker=none leaves the "
+                             "scores uncalibrated, and the hop's lifts are measured in calibrated scores"):
+                return r
+        with timed_stage(trace, "hop", len(r.candidates), tokens) as stage:
+            hop = second_hop(question, r.candidates, anchors=s.hop_anchors, weight=s.hop_weight, idf=r.idf)
+            ranked = hop.ranked
+            leads = named_leads(ranked, hop.lifts, s.hop_openings) if s.hop_openings is not None else {}
+            stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in hop.lifts)
+            if hop.lifts and cut_from_documents(ranked):
+                stage.note += "; no multi-hop switch: untitled sections, most not opening with a subject"
+            return Ranked(ranked, r.evidence, r.qvec, r.idf, multi_hop_links(question, ranked, hop.lifts), leads)
 
     @property
     def vector_cache_bytes(self) -> int:
@@ -487,56 +490,6 @@ def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "")
             telemetry.stage_attributes(sp, stage)
 
 
-# Pruning for two passages: no score floors and no early stop, so the context fills its budget; sentences
-# rank with their passage's score too (tuned on HotpotQA train, 0.15/0.3/0.5/0.7: 0.3).
-MULTI_HOP_PRUNING: dict[str, Any] = dict(min_score=None, sentence_min_score=0.0, weak_passage_floor=None,
-                                         evidence_mass=None, passage_weight=0.3)
-
-
-def multi_hop_settings(s: Settings) -> Settings:
-    """Pruning for a question the hop found to be multi-hop: two passages must share the context, so the
-    context is filled to ``hop_budget`` (never below ``token_budget``) without score floors or an early stop."""
-    budget = None if s.token_budget is None or s.hop_budget is None else max(s.token_budget, s.hop_budget)
-    return s.replace(token_budget=budget, **MULTI_HOP_PRUNING)
-
-
-def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:
-    """The question terms the evidence must cover before selection may stop (term -> IDF)."""
-    if s.evidence_cover:
-        return query_terms(question, idf)
-    return {t: idf(t) for t in named_terms(question)} if s.cover_names else {}
-
-
-def check_filter(where: dict) -> None:
-    """A metadata filter Chroma will accept, else an InputError naming it (Chroma's own ValueError would
-    look like a fault of the service)."""
-    from chromadb.api.types import validate_where
-
-    _check_clauses(where, depth=0)
-    try:
-        validate_where(where)
-    except (ValueError, TypeError) as e:
-        raise InputError(f"filters: {e}") from None
-
-
-MAX_FILTER_DEPTH = 8  # $and/$or nested deeper than any person writes: Chroma's engine fails on 100
-
-
-def _check_clauses(where: Any, depth: int) -> None:
-    """What Chroma's client-side check lets through and its engine then fails on (a 500 before): a field
-    named like an operator ("$foo") and logical operators nested past ``MAX_FILTER_DEPTH``."""
-    if depth > MAX_FILTER_DEPTH:
-        raise InputError(f"filters: $and/$or nested deeper than {MAX_FILTER_DEPTH} levels")
-    if not isinstance(where, dict):
-        return
-    for key, value in where.items():
-        if key in ("$and", "$or"):
-            for clause in value if isinstance(value, list) else []:
-                _check_clauses(clause, depth + 1)
-        elif key.startswith("$"):
-            raise InputError(f"filters: {key!r} is not a field name nor $and/$or")
-
-
 def _idf_of(lexical: LexicalCache) -> Idf:
     return _idf_for(lexical.get())
 
@@ -550,24 +503,3 @@ def _idf_for(index: LexicalIndex) -> Idf:
     if idf is None:
         idf = _IDF[index] = Idf(index.df, index.n)
     return idf
-
-
-def to_candidates(passages: Sequence[PassageInput]) -> list[Candidate]:
-    """Caller-supplied passages (strings or {id, text, title, source, doc_id}) as candidates."""
-    out: list[Candidate] = []
-    seen: set[str] = set()
-    for i, p in enumerate(passages):
-        if isinstance(p, str):
-            p = {"text": p}
-        if not isinstance(p, dict) or not isinstance(p.get("text"), str):
-            raise InputError(f"passage {i}: expected a string or an object with a 'text' string")
-        if not p["text"].strip():
-            continue
-        pid = str(p.get("id") or f"p{i}")
-        if pid in seen:
-            raise InputError(f"passage {i}: duplicate id {pid!r}")
-        seen.add(pid)
-        text = p["text"]
-        out.append(Candidate(pid, text, str(p.get("doc_id") or pid), str(p.get("source") or ""),
-                             str(p.get("title") or ""), 0, len(text)))
-    return out

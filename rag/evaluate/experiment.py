@@ -65,7 +65,7 @@ from rag.evaluate.metrics import (
 )
 from rag.evaluate.profiles import PROFILES
 from rag.llm.errors import LLMError
-from rag.pipeline import PassageInput, to_candidates
+from rag.retrieve.passages import PassageInput, to_candidates
 from rag.settings import ANSWER_FIELDS, Settings
 from rag.tokens import count_tokens
 from rag.types import Answer, Candidate, Context, IngestReport

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.pipeline import MULTI_HOP_PRUNING
+from rag.retrieve.profile import MULTI_HOP_PRUNING
 
 # Every pruning step off: the reranked pool as it is.
 NO_PRUNE: dict[str, Any] = dict(

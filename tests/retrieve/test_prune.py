@@ -199,8 +199,8 @@ def test_evidence_cover_adds_until_question_terms_are_covered() -> None:
 
 
 def test_a_question_about_two_names_keeps_evidence_on_both() -> None:
-    from rag.pipeline import cover_terms
     from rag.retrieve.features import Idf
+    from rag.retrieve.profile import cover_terms
     from rag.settings import Settings
 
     craig = cand("a", 0.9, "Jonny Craig sang in three bands. He lives in Canada.", [0.95, 0.1])
@@ -295,7 +295,7 @@ def test_passage_weight_ranks_a_bridge_passages_plain_sentence_above_a_stray_str
 
 
 def test_multi_hop_pruning_weighs_the_passage_score() -> None:
-    from rag.pipeline import multi_hop_settings
+    from rag.retrieve.profile import multi_hop_settings
     from rag.settings import Settings
 
     s = Settings()
