@@ -51,7 +51,7 @@ from rag.retrieve.passages import PassageInput, to_candidates
 from rag.retrieve.profile import cover_terms, multi_hop_settings
 from rag.retrieve.prune import PruneConfig, Pruner
 from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
-from rag.settings import ANSWER_FIELDS, CLIENT_FIELDS, Settings
+from rag.settings import ANSWER_FIELDS, BUILT_WITH, CLIENT_FIELDS, Settings
 from rag.text import STEMMED, embed_text, text_processing
 from rag.tokens import CachedCounter
 from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
@@ -439,12 +439,6 @@ class Pipeline:
         lookups = sum(c.lookups for c in counters)
         out["tokens"] = (lookups - sum(c.misses for c in counters), lookups)
         return out
-
-# Settings a pipeline reads once, when its store, embedder and caches are made: a per-call value would be
-# ignored, so it is refused instead.
-BUILT_WITH = frozenset({"language", "store_path", "collection", "chroma_host", "chroma_port", "embedding_model",
-                        "embedding_batch_size", "device", "evidence_cache", "vector_mirror_mb", "chunk_size",
-                        "chunk_overlap", "ingest_exclude", "write_batch", "writer_lease_wait"})
 
 ANSWERERS_KEPT = 16
 T = TypeVar("T")
