@@ -285,6 +285,8 @@ class Settings(BaseSettings):
     api_llm_queue_timeout: float = Field(5.0, ge=0, description="seconds a request waits for a model slot")
     api_header_seconds: float = Field(10.0, gt=0, description="a connection that has not sent a whole request "
                                       "head within this many seconds is closed (half-open connections)")
+    api_body_seconds: float = Field(30.0, gt=0, description="a request whose body is not whole this many seconds "
+                                    "after its head gets 408 (a body dripped a byte at a time)")
     api_keep_alive_seconds: int = Field(5, ge=1, description="idle keep-alive connections close after this long")
     api_max_connections: int | None = Field(1000, ge=1, description="connections and requests at once; more get "
                                             "503 at once (None: no limit)")

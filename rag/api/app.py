@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
                   description="Lean-context RAG: only the passages that matter reach the model.")
     app.state.service = svc
     app.state.metrics = svc.metrics
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes, seconds=settings.api_body_seconds)
     if settings.api_key is None:  # loopback without keys: only requests addressed to loopback by name
         app.add_middleware(LoopbackHost, allowed=loopback_names(settings.api_host))
     _handlers(app)

@@ -2,6 +2,7 @@
 and the one shape of a 4xx naming its field."""
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import threading
@@ -74,11 +75,14 @@ class LoopbackHost:
 
 
 class BodyLimit:
-    """Refuses bodies over ``max_bytes`` with 413, whether Content-Length says so or the stream does."""
+    """Refuses bodies over ``max_bytes`` with 413, whether Content-Length says so or the stream does, and a
+    body not whole within ``seconds`` of the request head with 408: a client dripping its body a byte at a
+    time would otherwise hold a worker thread and a connection for as long as it liked."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, seconds: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.seconds = seconds
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -92,17 +96,23 @@ class BodyLimit:
             if int(length) > self.max_bytes:
                 await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
                 return
-        seen = 0
-        started = False
+        seen, started, whole = 0, False, False
+        deadline = asyncio.get_running_loop().time() + self.seconds
 
         async def limited_receive() -> dict:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole:  # after the body, receive() waits for a disconnect (a stream listens for it): no deadline
+                return await receive()  # type: ignore[no-any-return]
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                raise _SlowBody from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                whole = not message.get("more_body", False)
                 if seen > self.max_bytes:
                     raise _TooLarge
-            return message
+            return message  # type: ignore[no-any-return]
 
         async def tracking_send(message: dict) -> None:
             nonlocal started
@@ -114,6 +124,14 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
+        except _SlowBody:
+            if not started:
+                await _send_json(send, 408, f"request body not received within {self.seconds:g} s "
+                                            "(api_body_seconds)")
+
+
+class _SlowBody(Exception):
+    pass
 
 
 class _TooLarge(Exception):
