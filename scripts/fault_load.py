@@ -45,7 +45,17 @@ HOSTILE: list[dict] = [  # each must be refused with a 4xx
     {"overrides": {"max_completion_tokens": 10**6}},
     {"overrides": {"store_path": "/tmp/elsewhere"}},
     {"overrides": {"llm_base_url": "http://attacker.example/v1"}},
+    {"overrides": {"abstain_below": None}},
+    {"overrides": {"abstain_learned_above": None}},
+    {"overrides": {"abstain_learned_above": 1.0}},
+    {"overrides": {"reasoning_effort": "high"}},
+    {"overrides": {"reranker": "llm"}},
+    {"overrides": {"answerer": "local"}},
+    {"overrides": {"embedding_base_url": "http://attacker.example/v1"}},
+    {"overrides": {"tokn_budget": 10}},
     {"where": {"$bogus": 1}},
+    {"where": {"$and": [{"$and": [{"$and": [{"$and": [{"$and": [{"$and": [{"$and": [{"$and": [{"$and": [
+        {"$and": [{"doc_id": "d"}, {"doc_id": "d"}]}, {"doc_id": "d"}]}]}]}]}]}]}]}]}]}},
     {"question": ""},
     {"question": "x" * 5000},
 ]
