@@ -218,7 +218,7 @@ def serve_problems(settings: Settings) -> list[str]:
 def _refuse_empty_store(settings: Settings) -> None:
     """A mistyped --store once started a service on a new, empty store that answered every question with an
     empty context and no warning."""
-    from rag.index.store import StoreConfig, peek
+    from rag.index.chroma import StoreConfig, peek
 
     config = StoreConfig.of(settings)
     held = peek(config)
@@ -271,7 +271,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 def cmd_experiment(args: argparse.Namespace) -> int:
     from rag.evaluate import report
-    from rag.evaluate.experiment import Spec, read_rows, run_experiment, summarize
+    from rag.evaluate.experiment import Spec, run_experiment
+    from rag.evaluate.results import read_rows, summarize
 
     if args.experiment_command == "run":
         spec = Spec.load(args.spec)

@@ -14,16 +14,14 @@ import hashlib
 import json
 import threading
 import time
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar, overload
 
-import numpy as np
 from pydantic import SecretStr
 
 from rag import telemetry
@@ -33,7 +31,6 @@ from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
 from rag.errors import InputError
 from rag.index.embedder import Encoder, make_embedder
-from rag.index.lexical import LexicalIndex
 from rag.index.store import Store, open_store
 from rag.ingest.ingest import ingest as run_ingest
 from rag.ingest.ingest import ingest_documents
@@ -41,33 +38,19 @@ from rag.ingest.parallel import ingest_in_workers
 from rag.language import using
 from rag.llm.config import make_endpoint
 from rag.llm.endpoint import Endpoint
-from rag.retrieve.candidates import FusionConfig, LexicalCache, first_stage
+from rag.retrieve.candidates import LexicalCache
 from rag.retrieve.evidence import EvidenceSource
-from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.filters import check_filter
-from rag.retrieve.hop import cut_from_documents, multi_hop_links, named_leads, openings_first, second_hop
 from rag.retrieve.llm_rerank import LLMReranker
-from rag.retrieve.passages import PassageInput, to_candidates
-from rag.retrieve.profile import cover_terms, multi_hop_settings
-from rag.retrieve.prune import PruneConfig, Pruner
-from rag.retrieve.rerank import Reranker, make_reranker, score_sentences
+from rag.retrieve.passages import PassageInput
+from rag.retrieve.rerank import Reranker, make_reranker
+from rag.retrieve.stages import Candidates, Hop, Load, Pool, Profile, Prune, Rerank, SentenceScores, Stage, run_stages
 from rag.settings import ANSWER_FIELDS, BUILT_WITH, CLIENT_FIELDS, Settings
-from rag.text import STEMMED, embed_text, text_processing
+from rag.text import STEMMED, text_processing
 from rag.tokens import CachedCounter
-from rag.types import Answer, Candidate, Context, Document, IngestReport, StageTrace, Trace, Usage
+from rag.types import Answer, Candidate, Context, Document, IngestReport, Trace, Usage
 
-
-@dataclass(frozen=True)
-class Ranked:
-    """One question's pool after the first stage, the reranker and the hop: what selection (``select``)
-    takes. Tuning scripts keep it and select under many settings, exactly as ``retrieve`` does."""
-
-    candidates: list[Candidate]
-    evidence: dict[str, Evidence]
-    qvec: np.ndarray
-    idf: Idf
-    linked: list[str]  # passages a multi-hop question reaches by name ([]: not multi-hop; else prune for two)
-    leads: dict[str, str | None]  # passages a name raised from next to nothing -> who names them (hop.named_leads)
+Ranked = Pool  # the pool after ranking: what ``rank`` returns and ``select`` takes
 
 
 class Pipeline:
@@ -246,28 +229,13 @@ class Pipeline:
         with using(s.language):
             return self._select(question, ranked, s, trace if trace is not None else Trace())
 
-    def _select(self, question: str, r: Ranked, s: Settings, trace: Trace) -> Context:
-        pool = sum(st.tokens_in for st in trace.stages if st.name == "candidates")
-        # Scored even when sentence pruning is off: the extractive answerer and the trace use the scores.
-        with timed_stage(trace, "sentence scores", len(r.candidates), pool,
-                         note="calibrated probability per sentence"):
-            ranked = score_sentences(question, r.candidates, r.evidence, qvec=r.qvec, idf=r.idf)
+    def _select(self, question: str, r: Pool, s: Settings, trace: Trace) -> Context:
         count = self._counter(s)
-        if r.linked and s.hop_budget is not None:
-            hop = multi_hop_settings(s)
-            for stage in trace.stages:
-                if stage.name == "hop":
-                    stage.note += (f"; multi-hop: token budget {s.token_budget} -> {hop.token_budget}, score floors "
-                                   f"off; opening sentences first in {', '.join(r.linked)}")
-            s = hop
-            ranked = openings_first(ranked, r.linked)
-        pruner = Pruner(PruneConfig.of(s), count, cover_terms(question, r.idf, s), leads=r.leads)
-        with telemetry.span("leanrag.prune") as sp:
-            kept, stages = pruner.run(ranked, {cid: ev.vector for cid, ev in r.evidence.items()})
-            telemetry.prune_events(sp, stages)
-        trace.stages.extend(stages)
-        trace.stop_reason = pruner.stop_reason
-        ctx = Context(question, kept, 0, trace, pool=ranked)
+        stages: list[Stage] = [SentenceScores(), Profile(s), Prune(s, count)]
+        with telemetry.span("leanrag.select"):
+            out = run_stages(stages, replace(r, question=question), trace)
+        kept = out.kept or []
+        ctx = Context(question, kept, 0, trace, pool=out.candidates)
         ctx.tokens = count(ctx.text) if kept else 0
         return ctx
 
@@ -331,25 +299,18 @@ class Pipeline:
         with using(s.language):
             return finish(answerer.answer(question, ctx))
 
-    def _load(self, trace: Trace, s: Settings, *, store: bool) -> None:
+    def _load(self, s: Settings, *, store: bool) -> Load:
         """What the first question of a process loads (the embedding model; the store with its BM25 index
-        and vector mirror), timed as a "load" stage of its own so the candidates' time is their own."""
+        and vector mirror): a stage of its own, so the candidates' time is their own."""
         with self._lock:
             cold_store = store and (s.bm25_k1, s.bm25_b) not in self._lexicals
-        cold_model = not self.embedder.loaded
-        if not (cold_model or cold_store):
-            return
-        with timed_stage(trace, "load", 0, 0) as stage:
-            notes = []
-            if cold_model:
-                t0 = time.perf_counter()
-                self.embedder.load()
-                notes.append(f"embedding model {self.embedder.name} {(time.perf_counter() - t0) * 1000:.0f} ms")
-            if cold_store:
-                t0 = time.perf_counter()
-                self._lexical(s).get()  # and the vector mirror
-                notes.append(f"store and its BM25 index {(time.perf_counter() - t0) * 1000:.0f} ms")
-            stage.note = "; ".join(notes)
+
+        def load_embedder() -> str:
+            self.embedder.load()
+            return self.embedder.name
+
+        return Load(self.embedder.loaded, load_embedder, (lambda: self._lexical(s).get())
+                    if cold_store else None)
 
     def _counter(self, s: Settings) -> CachedCounter:
         with self._lock:
@@ -359,71 +320,26 @@ class Pipeline:
             return counter
 
     def _rank(self, question: str, s: Settings, where: dict | None,
-              passages: Sequence[PassageInput] | None, trace: Trace) -> Ranked:
+              passages: Sequence[PassageInput] | None, trace: Trace) -> Pool:
         if not question or not question.strip():
             raise InputError("question is empty")
         if where:
             check_filter(where)
         if text_processing() != STEMMED:
             trace.warnings.append("lexical terms are unstemmed (PyStemmer missing): BM25 matches fewer forms")
-        self._load(trace, s, store=passages is None)
-        with timed_stage(trace, "candidates", 0, 0) as stage:
-            qvec = self.embedder.encode([question])[0]
-            if passages is not None:
-                candidates = to_candidates(passages)
-                evidence = self._evidence.computed(candidates)
-                idf = Idf.from_texts([embed_text(c.title, c.text) for c in candidates])
-                stage.note = "passages supplied by the caller"
-            else:
-                store = self.store()
-                lexical = self._lexical(s)  # also the vector mirror, when the store fits in memory
-                candidates = first_stage(question, qvec, store, lexical, FusionConfig.of(s), where=where)
-                evidence = self._evidence.stored(candidates, store, lexical.snapshot().vectors)
-                idf = _idf_of(lexical) if s.lexical else Idf.from_texts([c.text for c in candidates])
-                stage.note = f"{s.fusion} fusion of " + ", ".join(
-                    n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
-                if s.dense or s.sentence_search:  # which vector search answered: it decides how latency scales
-                    mirrored = lexical.snapshot().vectors is not None and not where
-                    why = ("a metadata filter" if where else "mirror off" if self.settings.vector_mirror_mb == 0
-                           else "store above vector_mirror_mb")
-                    stage.note += ("; vectors: in-memory mirror, exact" if mirrored
-                                   else f"; vectors: Chroma HNSW ({why})")
-            count = self._counter(s)  # the pool's size: the sum of its passages (each counted once, then cached)
-            for c in candidates:
-                count.learn_stored(c.text, evidence[c.id].spans, c.counts)
-            tokens = sum(count(c.text) for c in candidates)
-            stage.n_in = stage.n_out = len(candidates)
-            stage.tokens_in = stage.tokens_out = tokens
-        with timed_stage(trace, "rerank", len(candidates), tokens) as stage:
-            reranker, warning = self._reranker(s)
-            if warning:
-                trace.warnings.append(warning)
-            scores = reranker.rerank(question, candidates, qvec=qvec, idf=idf, trace=trace,
-                                     evidence=[evidence[c.id] for c in candidates])
-            reranked = [replace(c, score=sc, scores={**c.scores, "rerank": sc}, sentences=evidence[c.id].spans)
-                        for c, sc in zip(candidates, scores, strict=True)]
-            ranked = sorted(reranked, key=lambda c: -c.score)
-            stage.note = reranker.name
-        return self._hop(question, Ranked(ranked, evidence, qvec, idf, [], {}), s, tokens, trace)
-
-    @staticmethod
-    def _hop(question: str, r: Ranked, s: Settings, tokens: int, trace: Trace) -> Ranked:
-        """The second hop: passages a top passage or the question names are lifted, and a question whose
-        lifts link two passages is marked multi-hop (``linked``) for selection."""
-        if not s.hop:
-            return r
-        if s.reranker == "none":
-            with timed_stage(trace, "hop", len(r.candidates), tokens, note="skipped: reranker=none leaves the "
-                             "scores uncalibrated, and the hop's lifts are measured in calibrated scores"):
-                return r
-        with timed_stage(trace, "hop", len(r.candidates), tokens) as stage:
-            hop = second_hop(question, r.candidates, anchors=s.hop_anchors, weight=s.hop_weight, idf=r.idf)
-            ranked = hop.ranked
-            leads = named_leads(ranked, hop.lifts, s.hop_openings) if s.hop_openings is not None else {}
-            stage.note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in hop.lifts)
-            if hop.lifts and cut_from_documents(ranked):
-                stage.note += "; no multi-hop switch: untitled sections, most not opening with a subject"
-            return Ranked(ranked, r.evidence, r.qvec, r.idf, multi_hop_links(question, ranked, hop.lifts), leads)
+        stored = passages is None
+        load = self._load(s, store=stored)
+        reranker, warning = self._reranker(s)
+        stages: list[Stage] = [
+            load,
+            Candidates(s, lambda texts: self.embedder.encode(texts), self._evidence, self._counter(s),
+                       passages=passages, store=self.store if stored else None,
+                       lexical=(lambda: self._lexical(s)) if stored else None, where=where,
+                       mirror_off=self.settings.vector_mirror_mb == 0),
+            Rerank(reranker, trace, warning),
+            Hop(s),
+        ]
+        return run_stages(stages, Pool(question), trace)
 
     @property
     def vector_cache_bytes(self) -> int:
@@ -467,33 +383,3 @@ def _answer_key(s: Settings) -> str:
         if isinstance(value, SecretStr):
             data[name] = hashlib.blake2b(value.get_secret_value().encode(), digest_size=16).hexdigest()
     return json.dumps(data, sort_keys=True, default=str)
-
-
-@contextmanager
-def timed_stage(trace: Trace, name: str, n: int, tokens: int, *, note: str = "") -> Iterator[StageTrace]:
-    """A stage of the trace whose milliseconds are the time spent inside the ``with`` block; the block
-    may fill in its counts and note. Appended when the block ends, in the order stages ran."""
-    stage = StageTrace(name, n, n, tokens, tokens, 0.0, note=note)
-    t0 = time.perf_counter()
-    with telemetry.span(f"leanrag.{name}") as sp:
-        try:
-            yield stage
-        finally:
-            stage.ms = round((time.perf_counter() - t0) * 1000, 2)
-            trace.stages.append(stage)
-            telemetry.stage_attributes(sp, stage)
-
-
-def _idf_of(lexical: LexicalCache) -> Idf:
-    return _idf_for(lexical.get())
-
-
-_IDF: weakref.WeakKeyDictionary[LexicalIndex, Idf] = weakref.WeakKeyDictionary()
-
-
-def _idf_for(index: LexicalIndex) -> Idf:
-    """One Idf per lexical index, so its memo outlives a query; it goes when the index does."""
-    idf = _IDF.get(index)
-    if idf is None:
-        idf = _IDF[index] = Idf(index.df, index.n)
-    return idf

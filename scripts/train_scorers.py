@@ -22,7 +22,6 @@ from sklearn.preprocessing import StandardScaler
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import beir, squad_split
 from rag.logistic import Logistic
-from rag.pipeline import _idf_of
 from rag.retrieve.candidates import FusionConfig, first_stage
 from rag.retrieve.features import (
     PASSAGE_FEATURES,
@@ -34,6 +33,7 @@ from rag.retrieve.features import (
     query_terms,
     sentence_features,
 )
+from rag.retrieve.stages import idf_of
 from rag.text import text_processing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def collect(pipeline: Pipeline, questions):  # noqa: ANN001, ANN201
     s = pipeline.settings
     store = pipeline.store()
     lexical = pipeline._lexical(s)
-    idf = _idf_of(lexical)
+    idf = idf_of(lexical)
     rows = []
     for q in questions:
         qvec = pipeline.embedder.encode([q.text])[0]
@@ -95,7 +95,7 @@ def main() -> None:
     pmodel = Logistic(PASSAGE_FEATURES, passage["mean"], passage["scale"], passage["coef"], passage["intercept"])
 
     sx, sy = [], []
-    idf = _idf_of(squad._lexical(squad.settings))  # the index collect() already built
+    idf = idf_of(squad._lexical(squad.settings))  # the index collect() already built
     for q, cands, ev, qvec, _qt, x, _ in sq:
         p = pmodel(x)
         qv = QuestionView.of(q.text, qvec, idf)

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from rag.errors import InputError
-from rag.evaluate.experiment import QUALITY, by_config, grid_name, read_rows, summarize
+from rag.evaluate.experiment import grid_name
+from rag.evaluate.results import QUALITY, by_config, read_rows, summarize
 
 
 def primary_metric(rows: list[dict[str, Any]]) -> str:

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import InputError
-from rag.evaluate.experiment import CHUNKING, ExperimentPipeline, Spec, read_rows, run_experiment, summarize
+from rag.evaluate.experiment import CHUNKING, ExperimentPipeline, Spec, run_experiment
 from rag.evaluate.report import fmt, paired_bootstrap, write_report
+from rag.evaluate.results import read_rows, summarize
 from rag.settings import Settings
 
 DEFAULTS = "defaults"

@@ -5,106 +5,18 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.index.chroma import META_PREFIX, StoreBusy, StoreConfig, StoreError, client_for
 from rag.index.mirror import VectorMirror
+from rag.index.records import SourceState, StoredChunk, chunk_metas, chunks_of, stored_chunk
 from rag.settings import Settings
-from rag.types import Candidate, Chunk, TokenCounts
+from rag.types import Chunk
 
 log = logging.getLogger(__name__)
-
-META_PREFIX = "leanrag:"
-
-
-class StoreError(RuntimeError):
-    """The store cannot be used as asked; the message says what to do."""
-
-
-class StoreBusy(StoreError):
-    """Another process holds the writer lock of an embedded store."""
-
-
-@dataclass
-class SourceState:
-    """What the collection holds for one source file."""
-
-    ids: set[str] = field(default_factory=set)
-    fingerprints: set[str] = field(default_factory=set)
-    expected: int = -1  # chunks the file had when it was written
-
-    def complete(self, fingerprint: str) -> bool:
-        return self.fingerprints == {fingerprint} and len(self.ids) == self.expected
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    id: str
-    doc_id: str
-    source: str
-    title: str
-    text: str
-    start: int
-    end: int
-    counts: TokenCounts | None = None
-
-    def candidate(self, scores: dict[str, float] | None = None) -> Candidate:
-        """This chunk competing for a place in a context, with its first-stage ``scores``; the fused one,
-        when there is one, is the score the next stage reads."""
-        scores = dict(scores or {})
-        return Candidate(self.id, self.text, self.doc_id, self.source, self.title, self.start, self.end,
-                         score=scores.get("fused", 0.0), scores=scores, counts=self.counts)
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    """Where a store lives: an embedded folder, or a collection on a Chroma server."""
-
-    path: Path
-    collection: str
-    host: str | None = None
-    port: int = 8000
-    lease_wait: float = 600.0  # seconds a writer waits for its turn on a Chroma server
-
-    @classmethod
-    def of(cls, s: Settings) -> StoreConfig:
-        return cls(Path(s.store_path), s.collection, s.chroma_host, s.chroma_port, s.writer_lease_wait)
-
-
-def _client(config: StoreConfig):  # noqa: ANN202 - chromadb client
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if config.host:
-        try:
-            return chromadb.HttpClient(host=config.host, port=config.port,
-                                       settings=chroma_settings)
-        except Exception as e:  # chromadb raises bare ValueError/ConnectionError variants
-            raise StoreError(
-                f"cannot reach the Chroma server at {config.host}:{config.port} ({e}); "
-                "start one with `chroma run --path DIR --host 127.0.0.1 --port PORT` or unset RAG_CHROMA_HOST"
-            ) from e
-    path = Path(config.path)
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def peek(config: StoreConfig) -> dict[str, Any] | None:
-    """What a store holds (chunks, embedding model), creating nothing: None when there is no such collection
-    (an embedded folder that does not exist is not made, as opening it for a store would)."""
-    if not config.host and not (Path(config.path) / "chroma.sqlite3").exists():
-        return None
-    client = _client(config)
-    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
-    if config.collection not in names:
-        return None
-    collection = client.get_collection(config.collection, embedding_function=None)
-    meta = collection.metadata or {}
-    return {"chunks": collection.count(), "embedding_model": meta.get(f"{META_PREFIX}embedding_model")}
 
 
 def open_store(s: Settings, dimension: int, *, create: bool = False) -> Store:
@@ -120,7 +32,7 @@ class Store:
         self._served: Any = None  # the serve lock, while this process serves the store
         self._leases: Any = None  # the Chroma server's lease collection, once a write section needed it
         self.location = f"{config.host}:{config.port}" if config.host else str(config.path)
-        self.client = _client(config)
+        self.client = client_for(config)
         want = {f"{META_PREFIX}embedding_model": model, f"{META_PREFIX}dimension": dimension}
         names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
         if config.collection in names:
@@ -180,7 +92,7 @@ class Store:
         return states
 
     def all_chunks(self) -> list[StoredChunk]:
-        out = [c for got in self._pages(["metadatas", "documents"]) for c in _chunks_of(got)]
+        out = [c for got in self._pages(["metadatas", "documents"]) for c in chunks_of(got)]
         out.sort(key=lambda c: c.id)
         return out
 
@@ -271,7 +183,7 @@ class Store:
         """The stored chunks with these ids (those that exist), in the store's order."""
         if not ids:
             return []
-        return _chunks_of(self.collection.get(ids=ids, include=["metadatas", "documents"]))
+        return chunks_of(self.collection.get(ids=ids, include=["metadatas", "documents"]))
 
     def matching(self, where: dict) -> set[str]:
         """Ids of the chunks whose metadata pass the Chroma ``where`` filter."""
@@ -301,17 +213,17 @@ class Store:
         for i in range(0, len(ids), step):
             self.sentences.upsert(ids=ids[i:i + step], embeddings=sentence_embeddings[i:i + step].tolist(),
                                   metadatas=metas[i:i + step])
-        chunk_metas = _metas(chunks, extra)
+        rows = chunk_metas(chunks, extra)
         for i in range(0, len(chunks), step):
             part = chunks[i:i + step]
             self.collection.upsert(ids=[c.id for c in part], embeddings=embeddings[i:i + step].tolist(),
-                                   documents=[c.text for c in part], metadatas=chunk_metas[i:i + step])
+                                   documents=[c.text for c in part], metadatas=rows[i:i + step])
 
     def relabel(self, chunks: list[Chunk], extra: list[dict[str, Any]]) -> None:
         """Rewrite metadata only (the embedding and text stay)."""
         for i in range(0, len(chunks), 2000):
             part = chunks[i:i + 2000]
-            self.collection.update(ids=[c.id for c in part], metadatas=_metas(part, extra[i:i + 2000]))
+            self.collection.update(ids=[c.id for c in part], metadatas=chunk_metas(part, extra[i:i + 2000]))
 
     def delete(self, ids: list[str]) -> None:
         """Delete chunks; their sentences go first so no sentence outlives its chunk unnoticed."""
@@ -431,37 +343,3 @@ def _held(path: Path) -> bool:
         return True
     probe.release()
     return False
-
-
-def _metas(chunks: list[Chunk], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"doc_id": c.doc_id, "source": c.source, "title": c.title, "index": c.index,
-             "start": c.start, "end": c.end, "tokens": c.tokens, **x}
-            for c, x in zip(chunks, extra, strict=True)]
-
-
-def _chunks_of(got: Any) -> list[StoredChunk]:
-    """The chunks of one Chroma ``get`` result (ids, metadatas and documents)."""
-    return [stored_chunk(cid, meta, doc)
-            for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
-
-
-def stored_chunk(cid: str, meta: dict, doc: str | None) -> StoredChunk:
-    return StoredChunk(id=cid, doc_id=str(meta.get("doc_id", "")), source=str(meta.get("source", "")),
-                       title=str(meta.get("title", "")), text=doc or "",
-                       start=int(meta.get("start", 0)), end=int(meta.get("end", 0)), counts=counts_of(meta))
-
-
-def counts_meta(counts: TokenCounts) -> dict[str, Any]:
-    """Chunk metadata holding ``counts`` (Chroma keeps scalars, so the sentences' counts are one string)."""
-    return {"tokenizer": counts.tokenizer, "context_tokens": counts.text,
-            "sentence_tokens": ",".join(map(str, counts.sentences))}
-
-
-def counts_of(meta: dict) -> TokenCounts | None:
-    """The counts ``counts_meta`` stored, or None for a chunk ingested before they were kept."""
-    try:
-        listed = str(meta["sentence_tokens"])
-        return TokenCounts(str(meta["tokenizer"]), int(meta["context_tokens"]),
-                           tuple(int(n) for n in listed.split(",")) if listed else ())
-    except (KeyError, ValueError, TypeError):
-        return None

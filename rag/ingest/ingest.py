@@ -19,7 +19,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.index.embedder import Encoder
-from rag.index.store import SourceState, Store, counts_meta
+from rag.index.records import SourceState, counts_meta
+from rag.index.store import Store
 from rag.ingest.loaders import LoadError, discover, load_file
 from rag.ingest.split import Splitter
 from rag.settings import Settings

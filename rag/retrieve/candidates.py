@@ -10,7 +10,8 @@ import numpy as np
 
 from rag.index.lexical import LexicalIndex
 from rag.index.mirror import VectorMirror
-from rag.index.store import Store, StoredChunk
+from rag.index.records import StoredChunk
+from rag.index.store import Store
 from rag.memo import give_back_memory
 from rag.settings import Settings
 from rag.text import embed_text

@@ -9,98 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.settings import Settings
+from rag.retrieve.selection import PruneConfig, Selection, added_texts, pairwise_cosines
 from rag.text import term_tuple
 from rag.types import Candidate, Drop, Passage, StageTrace
 
 Count = Callable[[str], int]
-
-
-@dataclass
-class PruneConfig:
-    min_score: float | None = 0.02
-    relative_cut: float | None = None
-    adaptive_cut: bool = False
-    adaptive_min_gap: float = 0.25
-    adaptive_window: int = 8
-    dedup_threshold: float | None = 0.95
-    mmr_lambda: float | None = None
-    sentence_prune: bool = True
-    sentence_min_score: float = 0.05
-    # A passage scoring under this keeps only sentences that score at least this themselves: a near-zero
-    # sentence of a near-zero passage is filler, while a weak sentence of a relevant passage (a bridge, an
-    # answer beside the best sentence) is not.
-    weak_passage_floor: float | None = None
-    sentence_neighbors: int = 0
-    # Sentences are ranked by score^(1-w) x their passage's score^w. With w > 0 a passage the hop lifted by
-    # its name (a bridge) ranks its plain sentences ("The SAS was founded in 1941") above strong-sounding
-    # sentences of passages nothing points to; a sentence score alone cannot see that lift.
-    passage_weight: float = 0.0
-    token_budget: int | None = 130
-    max_passages: int | None = 8
-    allow_empty: bool = False
-    # Evidence-driven selection (None: pack the budget by score). Sentences are added best first until
-    # their calibrated scores add up to ``evidence_mass`` (the expected number of answer-bearing
-    # sentences kept) and, with ``evidence_cover``, every question term found among the candidates is
-    # covered; the budget is then only a ceiling.
-    evidence_mass: float | None = None
-    evidence_cover: bool = True
-    # With evidence_mass, once the evidence is enough: a kept passage also keeps each of its sentences
-    # scoring at least this share of its best one. Scores within one passage compare better than across
-    # passages, and an answer next to the best evidence is where a near miss usually lies.
-    evidence_siblings: float | None = None
-
-    @classmethod
-    def of(cls, s: Settings) -> PruneConfig:
-        return cls(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
-                   adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
-                   mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
-                   sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
-                   sentence_neighbors=s.sentence_neighbors, passage_weight=s.passage_weight,
-                   token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
-                   evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
-                   evidence_cover=s.evidence_cover or s.cover_names)
-
-
-@dataclass
-class Selection:
-    cand: Candidate
-    keep: list[int]  # indices into cand.sentences, in order
-    vector: np.ndarray | None = None
-    unit_scores: dict[int, float] = field(default_factory=dict)
-
-    @property
-    def score(self) -> float:
-        return self.cand.score
-
-    def runs(self) -> list[tuple[int, int]]:
-        """Contiguous runs of kept sentences as character spans of the candidate text."""
-        if not self.cand.sentences:
-            return [(0, len(self.cand.text))] if self.keep else []
-        out: list[tuple[int, int]] = []
-        prev = -2
-        for i in self.keep:
-            s, e = self.cand.sentences[i]
-            if out and i == prev + 1:
-                out[-1] = (out[-1][0], e)
-            else:
-                out.append((s, e))
-            prev = i
-        return out
-
-    def text(self) -> str:
-        return " ".join(self.cand.text[s:e] for s, e in self.runs())
-
-    def sentence_texts(self) -> list[str]:
-        """Each kept sentence's text (the whole text for a candidate without sentences)."""
-        c = self.cand
-        if not c.sentences:
-            return [c.text] if self.keep else []
-        return [c.text[s:e] for s, e in (c.sentences[i] for i in self.keep)]
 
 
 class Pruner:
@@ -241,7 +157,7 @@ class Pruner:
             items = self._mmr(items)
         if tau is None:
             return items, [], "mmr order" if self.cfg.mmr_lambda is not None else ""
-        sims, has = _pairwise_cosines(items)
+        sims, has = pairwise_cosines(items)
         kept: list[int] = []
         by_text: dict[str, int] = {}  # stripped text -> its place in ``kept``
         dropped: list[Drop] = []
@@ -335,7 +251,7 @@ class Pruner:
                 continue
             before = list(it.keep)
             it.keep = sorted(set(it.keep) | set(idx))
-            new = [self.count(t) for t in _added_texts(it, before)]
+            new = [self.count(t) for t in added_texts(it, before)]
             if not self._fits(items, budget, estimate + sum(new), parts + len(new)):
                 it.keep = before
                 over += 1
@@ -345,18 +261,9 @@ class Pruner:
                 mass += sc
                 if cover:
                     covered |= self._terms(it, idx)
-        if enough and self.cfg.evidence_siblings is not None:
-            extra, (estimate, parts) = self._siblings(items, budget, self.cfg.evidence_siblings, (estimate, parts))
+        if enough:
+            extra, enough = self._beside_enough(items, budget, (estimate, parts), enough)
             added += extra
-            if extra:
-                enough += f"; kept {len(extra)} more sentence(s) scoring >= {self.cfg.evidence_siblings} x " \
-                          "their passage's best"
-        if enough and self.leads:
-            extra, (estimate, parts) = self._openings(items, budget, (estimate, parts))
-            added += extra
-            if extra:
-                enough += "; kept the opening sentence of " + ", ".join(
-                    f"{it.cand.id} (named by {self.leads[it.cand.id] or 'the question'})" for it, _ in extra)
         while added and self.tokens(items) > budget:  # a join that moved the count more than estimated
             it, before = added.pop()
             it.keep = before
@@ -372,6 +279,25 @@ class Pruner:
                   else f"did not fit the {budget}-token budget")
         dropped = [Drop(it.cand.id, reason) for it in items if not it.keep]
         return kept, dropped, "; ".join(x for x in (note, self.stop_reason) if x)
+
+    def _beside_enough(self, items: list[Selection], budget: int, size: tuple[int, int], enough: str
+                       ) -> tuple[list[tuple[Selection, list[int]]], str]:
+        """Once the evidence is enough: the kept passages' near-best sentences (``evidence_siblings``) and the
+        opening sentences of the leads their names raised, while they fit."""
+        added: list[tuple[Selection, list[int]]] = []
+        if self.cfg.evidence_siblings is not None:
+            extra, size = self._siblings(items, budget, self.cfg.evidence_siblings, size)
+            added += extra
+            if extra:
+                enough += f"; kept {len(extra)} more sentence(s) scoring >= {self.cfg.evidence_siblings} x " \
+                          "their passage's best"
+        if self.leads:
+            extra, size = self._openings(items, budget, size)
+            added += extra
+            if extra:
+                enough += "; kept the opening sentence of " + ", ".join(
+                    f"{it.cand.id} (named by {self.leads[it.cand.id] or 'the question'})" for it, _ in extra)
+        return added, enough
 
     def _siblings(self, items: list[Selection], budget: int, ratio: float, size: tuple[int, int]
                   ) -> tuple[list[tuple[Selection, list[int]]], tuple[int, int]]:
@@ -456,27 +382,3 @@ class Pruner:
             return items, [], ""
         kept = items[:max(n, 0 if self.cfg.allow_empty else 1)]
         return kept, [Drop(i.cand.id, f"beyond max_passages={n}") for i in items[len(kept):]], ""
-
-
-def _added_texts(item: Selection, before: list[int]) -> list[str]:
-    """The texts ``item`` keeps now and did not keep with ``before``: new sentences, or its whole text."""
-    c = item.cand
-    if not c.sentences:
-        return [c.text] if item.keep and not before else []
-    had = set(before)
-    return [c.text[s:e] for s, e in (c.sentences[i] for i in item.keep if i not in had)]
-
-
-def _pairwise_cosines(items: list[Selection]) -> tuple[np.ndarray, list[bool]]:
-    """Cosines between the items' vectors (one product, not one per pair), and which items have one;
-    a pair without both vectors gets -inf."""
-    has = [it.vector is not None for it in items]
-    if not any(has):
-        return np.full((len(items), len(items)), -np.inf), has
-    dim = next(len(it.vector) for it in items if it.vector is not None)
-    vectors = np.stack([it.vector if it.vector is not None else np.zeros(dim, np.float32) for it in items])
-    sims = (vectors @ vectors.T).astype(np.float64)
-    missing = ~np.asarray(has)
-    sims[missing, :] = -np.inf
-    sims[:, missing] = -np.inf
-    return sims, has

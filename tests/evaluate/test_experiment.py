@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from rag import Pipeline, Settings
-from rag.evaluate.experiment import Spec, read_rows, summarize
+from rag.evaluate.experiment import Spec
 from rag.evaluate.metrics import answer_contains, exact_match, normalize_answer, token_f1
 from rag.evaluate.report import compare, paired_bootstrap, toggle_effects
+from rag.evaluate.results import read_rows, summarize
 from tests.conftest import CORPUS
 
 EXPERIMENTS = CORPUS.parent / "experiments"  # shipped specs' paths start from their folder

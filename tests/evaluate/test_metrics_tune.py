@@ -10,10 +10,11 @@ import pytest
 
 from rag import Pipeline, Settings
 from rag.evaluate.datasets import Question, hotpotqa
-from rag.evaluate.experiment import Spec, read_rows, run_experiment
+from rag.evaluate.experiment import Spec, run_experiment
 from rag.evaluate.manipulate import Manipulation, apply, distractor_share, is_gold
 from rag.evaluate.metrics import mrr_at, ndcg_at, rank_metrics, ranking_metrics, recall_at
 from rag.evaluate.report import overcomplication, toggle_effects, within_slope, write_report
+from rag.evaluate.results import read_rows
 from rag.evaluate.tune import check, choose, run_tune
 from rag.tokens import count_tokens
 from tests.conftest import CORPUS, ROOT

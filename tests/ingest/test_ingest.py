@@ -307,7 +307,7 @@ def test_stored_chunks_carry_their_context_token_counts(tmp_path: Path, corpus_c
     """Ingest counts each chunk and sentence with the context tokenizer, so retrieval reads the counts
     instead of tokenising a pool it sees for the first time; a store written before counts were kept
     (or under another tokenizer) gets them from the next ingest, which embeds nothing."""
-    from rag.index.store import counts_of
+    from rag.index.records import counts_of
     from rag.text import sentence_spans
     from rag.tokens import count_tokens
 

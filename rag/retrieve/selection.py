@@ -1,0 +1,117 @@
+"""What pruning takes: its config (``PruneConfig.of(settings)``), and each candidate as a ``Selection`` of
+the sentences it still keeps."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.settings import Settings
+from rag.types import Candidate
+
+
+@dataclass
+class PruneConfig:
+    min_score: float | None = 0.02
+    relative_cut: float | None = None
+    adaptive_cut: bool = False
+    adaptive_min_gap: float = 0.25
+    adaptive_window: int = 8
+    dedup_threshold: float | None = 0.95
+    mmr_lambda: float | None = None
+    sentence_prune: bool = True
+    sentence_min_score: float = 0.05
+    # A passage scoring under this keeps only sentences that score at least this themselves: a near-zero
+    # sentence of a near-zero passage is filler, while a weak sentence of a relevant passage (a bridge, an
+    # answer beside the best sentence) is not.
+    weak_passage_floor: float | None = None
+    sentence_neighbors: int = 0
+    # Sentences are ranked by score^(1-w) x their passage's score^w. With w > 0 a passage the hop lifted by
+    # its name (a bridge) ranks its plain sentences ("The SAS was founded in 1941") above strong-sounding
+    # sentences of passages nothing points to; a sentence score alone cannot see that lift.
+    passage_weight: float = 0.0
+    token_budget: int | None = 130
+    max_passages: int | None = 8
+    allow_empty: bool = False
+    # Evidence-driven selection (None: pack the budget by score). Sentences are added best first until
+    # their calibrated scores add up to ``evidence_mass`` (the expected number of answer-bearing
+    # sentences kept) and, with ``evidence_cover``, every question term found among the candidates is
+    # covered; the budget is then only a ceiling.
+    evidence_mass: float | None = None
+    evidence_cover: bool = True
+    # With evidence_mass, once the evidence is enough: a kept passage also keeps each of its sentences
+    # scoring at least this share of its best one. Scores within one passage compare better than across
+    # passages, and an answer next to the best evidence is where a near miss usually lies.
+    evidence_siblings: float | None = None
+
+    @classmethod
+    def of(cls, s: Settings) -> PruneConfig:
+        return cls(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
+                   adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
+                   mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
+                   sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
+                   sentence_neighbors=s.sentence_neighbors, passage_weight=s.passage_weight,
+                   token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
+                   evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
+                   evidence_cover=s.evidence_cover or s.cover_names)
+
+
+@dataclass
+class Selection:
+    cand: Candidate
+    keep: list[int]  # indices into cand.sentences, in order
+    vector: np.ndarray | None = None
+    unit_scores: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return self.cand.score
+
+    def runs(self) -> list[tuple[int, int]]:
+        """Contiguous runs of kept sentences as character spans of the candidate text."""
+        if not self.cand.sentences:
+            return [(0, len(self.cand.text))] if self.keep else []
+        out: list[tuple[int, int]] = []
+        prev = -2
+        for i in self.keep:
+            s, e = self.cand.sentences[i]
+            if out and i == prev + 1:
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+            prev = i
+        return out
+
+    def text(self) -> str:
+        return " ".join(self.cand.text[s:e] for s, e in self.runs())
+
+    def sentence_texts(self) -> list[str]:
+        """Each kept sentence's text (the whole text for a candidate without sentences)."""
+        c = self.cand
+        if not c.sentences:
+            return [c.text] if self.keep else []
+        return [c.text[s:e] for s, e in (c.sentences[i] for i in self.keep)]
+
+
+def added_texts(item: Selection, before: list[int]) -> list[str]:
+    """The texts ``item`` keeps now and did not keep with ``before``: new sentences, or its whole text."""
+    c = item.cand
+    if not c.sentences:
+        return [c.text] if item.keep and not before else []
+    had = set(before)
+    return [c.text[s:e] for s, e in (c.sentences[i] for i in item.keep if i not in had)]
+
+
+def pairwise_cosines(items: list[Selection]) -> tuple[np.ndarray, list[bool]]:
+    """Cosines between the items' vectors (one product, not one per pair), and which items have one;
+    a pair without both vectors gets -inf."""
+    has = [it.vector is not None for it in items]
+    if not any(has):
+        return np.full((len(items), len(items)), -np.inf), has
+    dim = next(len(it.vector) for it in items if it.vector is not None)
+    vectors = np.stack([it.vector if it.vector is not None else np.zeros(dim, np.float32) for it in items])
+    sims = (vectors @ vectors.T).astype(np.float64)
+    missing = ~np.asarray(has)
+    sims[missing, :] = -np.inf
+    sims[:, missing] = -np.inf
+    return sims, has
