@@ -19,8 +19,10 @@ def cand(cid: str, score: float, text: str, sentence_scores: list[float] | None 
                      else [score] * len(spans))
 
 
+# Every step off, and the sentence and evidence knobs these tests were written with (not the service's).
 OFF = dict(min_score=None, adaptive_cut=False, dedup_threshold=None, sentence_prune=False, token_budget=None,
-           max_passages=None)
+           max_passages=None, sentence_min_score=0.05, weak_passage_floor=None, evidence_mass=None,
+           evidence_siblings=None)
 
 
 def run(cands, vectors=None, **cfg):  # noqa: ANN001, ANN201
@@ -191,7 +193,8 @@ def test_evidence_cover_adds_until_question_terms_are_covered() -> None:
     b = cand("b", 0.3, "Ann Lee was born in Leeds. She paints.", [0.05, 0.01])
     terms = {"film": 1.0, "direct": 1.0, "born": 2.0}
     cfg = dict(min_score=None, adaptive_cut=False, dedup_threshold=None, sentence_prune=True,
-               sentence_min_score=0.0, token_budget=100, max_passages=None, evidence_mass=0.5)
+               sentence_min_score=0.0, token_budget=100, max_passages=None, evidence_mass=0.5,
+               weak_passage_floor=None, evidence_siblings=None)
     without, _ = Pruner(PruneConfig(**cfg, evidence_cover=False), words, terms).run([a, b])
     with_cover, _ = Pruner(PruneConfig(**cfg, evidence_cover=True), words, terms).run([a, b])
     assert [p.id for p in without] == ["a"]
