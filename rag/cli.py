@@ -18,7 +18,7 @@ from rag.errors import InputError
 from rag.index.embedder import one_blas_thread
 from rag.index.store import StoreError
 from rag.llm.errors import LLMError
-from rag.settings import Settings, explain
+from rag.settings import Settings, explain, groups
 from rag.types import Answer, Context
 
 
@@ -335,7 +335,14 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     from rag.text import text_processing
 
     data = {**settings.public_dict(), "text_processing": text_processing()}
-    _emit(args, data, lambda: "\n".join(f"{k} = {json.dumps(v, default=str)}" for k, v in data.items()))
+
+    def text() -> str:
+        lines = []
+        for group, names in groups().items():  # a comment line per stage: the output still reads as rag.toml
+            lines += [f"# --- {group}"] + [f"{k} = {json.dumps(data[k], default=str)}" for k in names]
+        return "\n".join(lines + [f"# text_processing: {data['text_processing']}"])
+
+    _emit(args, data, text)
     return 0
 
 

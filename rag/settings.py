@@ -355,6 +355,23 @@ class Settings(BaseSettings):
         return out
 
 
+# The stage each setting configures, by the setting its section opens with (declaration order): `rag config
+# show` prints the settings in these groups. A setting added inside a section joins that section's group.
+SECTIONS = {"store_path": "store", "language": "language", "embedding_model": "ingest",
+            "vector_mirror_mb": "candidates", "reranker": "rerank", "hop": "hop", "min_score": "prune",
+            "abstain_below": "abstain", "tokenizer": "tokens", "answerer": "answer", "api_host": "api"}
+
+
+def groups() -> dict[str, list[str]]:
+    """Setting names by the stage they configure, in declaration order."""
+    out: dict[str, list[str]] = {}
+    group = ""
+    for name in Settings.model_fields:
+        group = SECTIONS.get(name, group)
+        out.setdefault(group, []).append(name)
+    return out
+
+
 def tagged(tag: Tag) -> frozenset[str]:
     """The settings whose annotation carries ``tag``."""
     return frozenset(k for k, f in Settings.model_fields.items() if tag in f.metadata)

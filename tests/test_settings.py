@@ -88,3 +88,20 @@ def test_every_setting_says_what_it_does() -> None:
     from rag.settings import Settings
 
     assert [k for k, f in Settings.model_fields.items() if not (f.description or "").strip()] == []
+
+
+def test_every_setting_is_in_one_stage_group_and_config_show_prints_them(tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    from rag.settings import SECTIONS, groups
+
+    by = groups()
+    names = [n for group in by.values() for n in group]
+    assert names == list(Settings.model_fields) and set(by) == set(SECTIONS.values())
+    assert "token_budget" in by["prune"] and "hop_budget" in by["hop"] and "api_key" in by["api"]
+    assert "abstain_learned_above" in by["abstain"] and "reranker" in by["rerank"]
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "config", "show", "--store", str(tmp_path / "s")],
+                         capture_output=True, text=True, timeout=120, check=True).stdout.splitlines()
+    assert out.index("# --- prune") < out.index("token_budget = 350") < out.index("# --- abstain")
+    assert sum(1 for line in out if line.startswith("# --- ")) == len(by)
