@@ -232,8 +232,7 @@ class Pipeline:
     def _select(self, question: str, r: Pool, s: Settings, trace: Trace) -> Context:
         count = self._counter(s)
         stages: list[Stage] = [SentenceScores(), Profile(s), Prune(s, count)]
-        with telemetry.span("leanrag.select"):
-            out = run_stages(stages, replace(r, question=question), trace)
+        out = run_stages(stages, replace(r, question=question), trace)
         kept = out.kept or []
         ctx = Context(question, kept, 0, trace, pool=out.candidates)
         ctx.tokens = count(ctx.text) if kept else 0

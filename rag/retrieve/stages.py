@@ -280,4 +280,3 @@ def idf_of(lexical: LexicalCache) -> Idf:
     if idf is None:
         idf = _IDF[index] = Idf(index.df, index.n)
     return idf
-
