@@ -4,7 +4,9 @@ The same stored passages and sentences come back question after question, so the
 worth keeping; a caller's passages are new every time and can be long. A cache bounded by entries keeps
 whatever a hostile client sends (forty calls with two 99k-character passages once held ~470 MB), so each
 cache here is bounded by an estimate of the bytes it holds, and a text too long to be a stored chunk
-or sentence is computed without being kept at all.
+or sentence is computed without being kept at all. While a call over a caller's passages runs
+(``keeping(False)``), the memos answer from what they hold but keep nothing new: those texts are seldom
+seen twice, and keeping them would grow the service with every hostile call.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import ctypes.util
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -29,6 +33,17 @@ ENTRY_OVERHEAD = 400
 LONGEST_KEPT = 8_000
 
 _registry: list[ByteLRU] = []
+_keeping: ContextVar[bool] = ContextVar("leanrag_memo_keeping", default=True)
+
+
+@contextmanager
+def keeping(keep: bool) -> Iterator[None]:
+    """Within this block the memos keep what they compute only if ``keep`` (a context variable: per thread)."""
+    token = _keeping.set(keep)
+    try:
+        yield
+    finally:
+        _keeping.reset(token)
 
 
 class ByteLRU:
@@ -50,6 +65,8 @@ class ByteLRU:
                 self._data.move_to_end(args)
                 return hit[0]
         value = self.fn(*args)
+        if not _keeping.get():
+            return value
         size = chars * BYTES_PER_CHAR + ENTRY_OVERHEAD
         with self._lock:
             if args not in self._data:

@@ -38,6 +38,7 @@ from rag.ingest.parallel import ingest_in_workers
 from rag.language import using
 from rag.llm.config import make_endpoint
 from rag.llm.endpoint import Endpoint
+from rag.memo import keeping
 from rag.retrieve.candidates import LexicalCache
 from rag.retrieve.evidence import EvidenceSource
 from rag.retrieve.filters import check_filter
@@ -62,7 +63,8 @@ class Pipeline:
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
         # the embedder loads on first use, so the evidence source is handed a way to reach it, not the model
         self._evidence = EvidenceSource(lambda texts: self.embedder.encode(texts),
-                                        max_items=settings.evidence_cache, max_mb=settings.evidence_cache_mb)
+                                        max_items=settings.evidence_cache, max_mb=settings.evidence_cache_mb,
+                                        caller_mb=settings.caller_cache_mb)
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
         self._counters: dict[str, CachedCounter] = {}  # by tokenizer
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
@@ -197,7 +199,7 @@ class Pipeline:
         s = self._settings(overrides, settings)
         if s.candidate_depth < k:
             s = s.replace(candidate_depth=k)
-        with using(s.language):
+        with using(s.language), keeping(passages is None):
             return self._rank(question, s, where, passages, Trace()).candidates[:k]
 
     def retrieve(self, question: str, *, where: dict | None = None,
@@ -206,7 +208,7 @@ class Pipeline:
         """The lean context: few passages, within the token budget, with a trace of every decision."""
         s = self._settings(overrides, settings)
         with telemetry.span("leanrag.retrieve", **{"leanrag.caller_passages": passages is not None}) as sp, \
-                using(s.language):
+                using(s.language), keeping(passages is None):
             trace = Trace()
             ctx = self._select(question, self._rank(question, s, where, passages, trace), s, trace)
             sp.set_attributes({"leanrag.passages": len(ctx.passages), "leanrag.tokens": ctx.tokens,
@@ -217,7 +219,7 @@ class Pipeline:
              settings: Settings | None = None, trace: Trace | None = None) -> Ranked:
         """The first half of ``retrieve``: candidates, reranking and the hop."""
         s = self._settings({}, settings)
-        with using(s.language):
+        with using(s.language), keeping(passages is None):
             return self._rank(question, s, where, passages, trace if trace is not None else Trace())
 
     def select(self, question: str, ranked: Ranked, *, settings: Settings | None = None,

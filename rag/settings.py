@@ -114,8 +114,11 @@ class Settings(BaseSettings):
         "(~115 MB per 10k chunks); 0: always query Chroma")
     evidence_cache: Annotated[int, BUILT] = Field(
         4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")
-    evidence_cache_mb: float = Field(64.0, ge=0, description="... and at most this many MB of them (a caller's "
-                                                             "long passage holds many sentence vectors)")
+    evidence_cache_mb: Annotated[float, BUILT] = Field(
+        64.0, ge=0, description="... and at most this many MB of them")
+    caller_cache_mb: Annotated[float, BUILT] = Field(
+        16.0, ge=0, description="MB of vectors kept for passages callers send (a client sending the same "
+        "passages again embeds them once; new ones on every call cannot grow the service past this)")
     candidate_depth: Annotated[int, PER_REQUEST] = Field(50, ge=1, le=1000, description="candidates after fusion (N)",
         json_schema_extra=COST_UP)
     dense: Annotated[bool, PER_REQUEST] = Field(True, description="first stage: search chunk vectors")

@@ -1,7 +1,10 @@
 """Evidence for reranking and pruning: each candidate's vector and its sentences' spans and vectors.
 
 Stored chunks bring theirs (from the in-memory mirror, else from Chroma); passages a caller supplies are
-encoded once. Both are cached, bounded in entries and bytes, least recently used out first.
+encoded once. Each kind has its own cache, bounded in entries and bytes, least recently used out first:
+the stored chunks come back question after question, a caller's passages mostly do not, and a client
+sending new long passages on every call must neither evict the store's evidence nor grow the process by
+more than the caller cache's few MB.
 """
 from __future__ import annotations
 
@@ -19,29 +22,56 @@ from rag.text import embed_text, sentence_spans
 from rag.types import Candidate
 
 
+class _Bounded:
+    """Least-recently-used evidence, at most ``max_items`` entries and ``max_mb`` megabytes of vectors."""
+
+    def __init__(self, max_items: int, max_mb: float) -> None:
+        self.max_items, self.most = max_items, max_mb * 1e6
+        self.items: OrderedDict[str, Evidence] = OrderedDict()
+        self.bytes = 0
+
+    def recall(self, keys: list[str]) -> dict[str, Evidence]:
+        out = {}
+        for k in keys:
+            if k in self.items:
+                self.items.move_to_end(k)
+                out[k] = self.items[k]
+        return out
+
+    def remember(self, items: dict[str, Evidence]) -> None:
+        for key, ev in items.items():
+            if _nbytes(ev) > self.most:
+                continue  # one huge passage must not empty the cache for everyone else
+            old = self.items.pop(key, None)
+            self.bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
+            self.items[key] = ev
+        while self.items and (len(self.items) > self.max_items or self.bytes > self.most):
+            _, gone = self.items.popitem(last=False)
+            self.bytes -= _nbytes(gone)
+
+
 class EvidenceSource:
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], *, max_items: int, max_mb: float) -> None:
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], *, max_items: int, max_mb: float,
+                 caller_mb: float) -> None:
         self._encode = encode
-        self._max_items, self._max_mb = max_items, max_mb
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, Evidence] = OrderedDict()
-        self._bytes = 0
+        self._caches = {"stored": _Bounded(max_items, max_mb), "caller": _Bounded(max_items, caller_mb)}
         self._lookups: dict[str, tuple[int, int]] = {"mirror": (0, 0), "evidence": (0, 0)}  # (hits, lookups)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of vectors held in the cache."""
-        return self._bytes
+        """Bytes of vectors held in the caches."""
+        return sum(c.bytes for c in self._caches.values())
 
     def __len__(self) -> int:
-        return len(self._cache)
+        return sum(len(c.items) for c in self._caches.values())
 
-    def held(self) -> list[Evidence]:
+    def held(self, kind: str | None = None) -> list[Evidence]:
         with self._lock:
-            return list(self._cache.values())
+            return [ev for name, c in self._caches.items() if kind in (None, name) for ev in c.items.values()]
 
     def stats(self) -> dict[str, tuple[int, int]]:
-        """(hits, lookups) since start: "mirror" (stored chunks read from the mirror), "evidence" (the cache)."""
+        """(hits, lookups) since start: "mirror" (stored chunks read from the mirror), "evidence" (the caches)."""
         with self._lock:
             return dict(self._lookups)
 
@@ -58,12 +88,12 @@ class EvidenceSource:
         with self._lock:
             hits, total = self._lookups["mirror"]
             self._lookups["mirror"] = (hits + len(out), total + len(candidates))
-        out.update(self._recall([c.id for c in candidates if c.id not in out]))
+        out.update(self._recall("stored", [c.id for c in candidates if c.id not in out]))
         ids = [c.id for c in candidates if c.id not in out]
         vecs = store.embeddings(ids)
         sents = store.sentence_vectors(ids)
         found = {cid: Evidence(vecs[cid], *sents[cid]) for cid in ids if cid in vecs and cid in sents}
-        self._remember(found)
+        self._remember("stored", found)
         out.update(found)
         out.update(self.computed([c for c in candidates if c.id not in out]))
         return out
@@ -73,7 +103,7 @@ class EvidenceSource:
         by the caller's ids: an experiment's grid or a client sending the same passages again embeds them once."""
         keys = {c.id: "text:" + hashlib.blake2b(f"{c.title}\0{c.text}".encode(), digest_size=16).hexdigest()
                 for c in candidates}
-        known = self._recall(list(keys.values()))
+        known = self._recall("caller", list(keys.values()))
         todo = [c for c in candidates if keys[c.id] not in known]
         if todo:
             spans = [sentence_spans(c.text) for c in todo]
@@ -84,33 +114,20 @@ class EvidenceSource:
             for i, (c, sp) in enumerate(zip(todo, spans, strict=True)):
                 fresh[keys[c.id]] = Evidence(vecs[i], sp, vecs[row:row + len(sp)])
                 row += len(sp)
-            self._remember(fresh)
+            self._remember("caller", fresh)
             known.update(fresh)
         return {c.id: known[keys[c.id]] for c in candidates}
 
-    def _recall(self, keys: list[str]) -> dict[str, Evidence]:
-        out = {}
+    def _recall(self, kind: str, keys: list[str]) -> dict[str, Evidence]:
         with self._lock:
-            for k in keys:
-                if k in self._cache:
-                    self._cache.move_to_end(k)
-                    out[k] = self._cache[k]
-            self._lookups["evidence"] = (self._lookups["evidence"][0] + len(out),
-                                         self._lookups["evidence"][1] + len(keys))
+            out = self._caches[kind].recall(keys)
+            hits, total = self._lookups["evidence"]
+            self._lookups["evidence"] = (hits + len(out), total + len(keys))
         return out
 
-    def _remember(self, items: dict[str, Evidence]) -> None:
-        most = self._max_mb * 1e6
+    def _remember(self, kind: str, items: dict[str, Evidence]) -> None:
         with self._lock:
-            for key, ev in items.items():
-                if _nbytes(ev) > most:
-                    continue  # one huge passage must not empty the cache for everyone else
-                old = self._cache.pop(key, None)
-                self._bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
-                self._cache[key] = ev
-            while self._cache and (len(self._cache) > self._max_items or self._bytes > most):
-                _, gone = self._cache.popitem(last=False)
-                self._bytes -= _nbytes(gone)
+            self._caches[kind].remember(items)
 
 
 def _nbytes(ev: Evidence) -> int:

@@ -50,7 +50,7 @@ def test_saturated_retrievals_get_429_with_retry_after(served) -> None:
 
 
 def test_the_vector_cache_is_bounded_by_bytes(embedder, tmp_path) -> None:
-    p = Pipeline(Settings(store_path=tmp_path / "s", evidence_cache_mb=0.05), embedder=embedder)
+    p = Pipeline(Settings(store_path=tmp_path / "s", caller_cache_mb=0.05), embedder=embedder)
     long_passage = " ".join(f"Sentence number {i} says something." for i in range(60))  # ~93 KB of vectors
     small = [f"Quokka fact {i} is short." for i in range(20)]
     p.retrieve("What is a quokka?", passages=small)
@@ -61,6 +61,21 @@ def test_the_vector_cache_is_bounded_by_bytes(embedder, tmp_path) -> None:
         p.retrieve("q?", passages=[f"Batch {i} passage {j}. It has two sentences." for j in range(20)])
     assert 0 < p.vector_cache_bytes <= 50_000
     assert p.vector_cache_bytes == sum(ev.vector.nbytes + ev.sentence_vectors.nbytes for ev in p._evidence.held())
+
+
+def test_caller_passages_keep_nothing_in_the_text_memos(embedder, tmp_path) -> None:
+    """New passages on every call once grew the service by their lexical views (issue 35, item 3): now the
+    memos answer from what they hold during a call over caller passages but keep nothing new."""
+    from rag.memo import memo_bytes
+
+    p = Pipeline(Settings(store_path=tmp_path / "s"), embedder=embedder)
+    p.retrieve("What is a quokka?", passages=["Quokkas hop. They live on Rottnest Island."])  # warm
+    before = memo_bytes()
+    for i in range(5):
+        p.retrieve(f"What does the zorbl{i} eat?",
+                   passages=[f"The zorbl{i} eats flurp{i}{j}. It sleeps in the gronk{i}{j}." for j in range(20)])
+    assert memo_bytes() == before
+    assert len(p._evidence.held("caller")) > 0 and p._evidence.held("stored") == []
 
 
 def test_an_answer_waiting_on_the_model_holds_no_retrieval_slot(embedder, llm, tmp_path) -> None:
