@@ -207,9 +207,9 @@ def serve_problems(settings: Settings) -> list[str]:
     from rag.api.app import auth_problems
 
     out = auth_problems(settings)
-    if settings.api_key is None and settings.api_host not in _LOOPBACK:
-        out.append(f"no RAG_API_KEY: refusing to listen on {settings.api_host}; set RAG_API_KEY, or bind 127.0.0.1")
-    if settings.api_workers > 1 and not settings.chroma_host:
+    if settings.api.api_key is None and settings.api.api_host not in _LOOPBACK:
+        out.append(f"no RAG_API_KEY: refusing to listen on {settings.api.api_host}; set RAG_API_KEY, or bind 127.0.0.1")
+    if settings.api.api_workers > 1 and not settings.store.chroma_host:
         out.append("embedded Chroma has a single writer: more than one worker needs a Chroma server "
                    "(RAG_CHROMA_HOST / RAG_CHROMA_PORT, e.g. `chroma run --path DIR`)")
     return out
@@ -242,21 +242,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise InputError("; ".join(problems))
     if not args.allow_empty_store:
         _refuse_empty_store(settings)
-    if settings.api_key is None:
-        print(f"note: no RAG_API_KEY set, so the service listens on {settings.api_host} (loopback) only",
+    if settings.api.api_key is None:
+        print(f"note: no RAG_API_KEY set, so the service listens on {settings.api.api_host} (loopback) only",
               file=sys.stderr, flush=True)
-    print(f"leanrag on http://{settings.api_host}:{settings.api_port} (docs at /docs); ready when /readyz says so",
+    print(f"leanrag on http://{settings.api.api_host}:{settings.api.api_port} (docs at /docs); "
+          "ready when /readyz says so",
           file=sys.stderr, flush=True)
-    if settings.api_workers == 1:
+    if settings.api.api_workers == 1:
         configure_process(settings)
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning",
+        uvicorn.run(create_app(settings), host=settings.api.api_host, port=settings.api.api_port, log_level="warning",
                     **server_options(settings))
     else:
         # Every setting reaches the workers, the keys given with --set included (they were once lost, leaving
         # the workers open): through a file only this user can read, never through the environment.
         os.environ[SETTINGS_ENV] = str(hand_over(settings))
-        uvicorn.run("rag.api.app:app_from_env", factory=True, host=settings.api_host, port=settings.api_port,
-                    workers=settings.api_workers, log_level="warning", **server_options(settings))
+        uvicorn.run("rag.api.app:app_from_env", factory=True, host=settings.api.api_host, port=settings.api.api_port,
+                    workers=settings.api.api_workers, log_level="warning", **server_options(settings))
     return 0
 
 
@@ -336,11 +337,13 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
     data = {**settings.public_dict(), "text_processing": text_processing()}
 
-    def text() -> str:
+    def text() -> str:  # rag.toml as it would be written: the two top-level settings, then a table per stage
         lines = []
-        for group, names in groups().items():  # a comment line per stage: the output still reads as rag.toml
-            lines += [f"# --- {group}"] + [f"{k} = {json.dumps(data[k], default=str)}" for k in names]
-        return "\n".join(lines + [f"# text_processing: {data['text_processing']}"])
+        for group, names in groups().items():
+            values = data[group] if group else data
+            lines += ([f"\n[{group}]"] if group else []) + [f"{k} = {json.dumps(values[k], default=str)}"
+                                                           for k in names]
+        return "\n".join(lines + [f"\n# text_processing: {data['text_processing']}"])
 
     _emit(args, data, text)
     return 0

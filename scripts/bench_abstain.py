@@ -103,17 +103,17 @@ def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_a
     base = p.settings
     grid = [base.replace(abstain_learned_above=t) for t in (0.8, 0.82, 0.84, 0.86, 0.88, 0.9, 0.92)]
     chosen = max((s for s in grid if share(tr_in, s) <= 1.5), key=lambda s: share(tr_out, s))
-    print(f"abstain_below {base.abstain_below}; chosen on train (<= 1.5% refused): abstain_learned_above "
-          f"{chosen.abstain_learned_above}")
+    print(f"abstain_below {base.abstain.abstain_below}; chosen on train (<= 1.5% refused): abstain_learned_above "
+          f"{chosen.abstain.abstain_learned_above}")
     print("rule | SQuAD train: abstain% refused% | SQuAD test: abstain% refused% | refused% on "
           + ", ".join(answerable) + " | abstain% without the supporting paragraphs on " + ", ".join(left_out))
     hand = base.replace(abstain_learned_above=None)
     for s in [*grid, hand]:
         refused = " ".join(f"{share(v, s):5.1f}" for v in answerable.values())
         abstained = " ".join(f"{share(v, s):5.1f}" for v in left_out.values())
-        name = (f"learned >= {s.abstain_learned_above}" if s.abstain_learned_above is not None else
-                f"hand-set ({s.abstain_sentence_below}, {s.abstain_unnamed_below})")
-        mark = " <- default" if s.abstain_learned_above == base.abstain_learned_above else ""
+        name = (f"learned >= {s.abstain.abstain_learned_above}" if s.abstain.abstain_learned_above is not None else
+                f"hand-set ({s.abstain.abstain_sentence_below}, {s.abstain.abstain_unnamed_below})")
+        mark = " <- default" if s.abstain.abstain_learned_above == base.abstain.abstain_learned_above else ""
         print(f"{name:>20} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | {share(te_out, s):5.1f} "
               f"{share(te_in, s):5.1f} | {refused} | {abstained}{mark}")
 

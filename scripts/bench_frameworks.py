@@ -126,7 +126,7 @@ def main() -> None:
     _, test = squad_split(DATA)
     questions = test[:args.limit]
     paras = paragraphs()
-    embedder = Embedder(Settings().embedding_model)
+    embedder = Embedder(Settings().ingest.embedding_model)
     pipeline = Pipeline(Settings(store_path="/nonexistent/leanrag-bench-frameworks"), embedder=embedder)
     memo = Memo(embedder)
     print(f"\nSQuAD v1.1 dev, {len(questions)} test questions over {len(paras)} paragraphs: gold answer kept")

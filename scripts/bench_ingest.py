@@ -54,7 +54,7 @@ def main() -> None:
         texts = [embed_text(c.title, c.text) for c in chunks]
         texts += [c.text[a:b] for c in chunks for a, b in sentence_spans(c.text)]
         t0 = time.perf_counter()
-        p.embedder.model.encode(texts, batch_size=p.settings.embedding_batch_size, normalize_embeddings=True)
+        p.embedder.model.encode(texts, batch_size=p.settings.ingest.embedding_batch_size, normalize_embeddings=True)
         plain = time.perf_counter() - t0
     words = statistics.median(len(t.split()) for t in texts)
     pipe_tp = len(texts) / first.seconds

@@ -97,7 +97,7 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     """Why the context is not worth a model call ("" when it is)."""
     if not ctx.passages:  # only with allow_empty
         return "the context is empty"
-    if s.abstain_below is None:
+    if s.abstain.abstain_below is None:
         return ""
     answer = best_answer(ctx)
     # The scorers learned what relevant passages and answering sentences look like in English: only English
@@ -105,11 +105,11 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     # Spanish text the learned rule refused 14-26% of answerable questions, and even the passage floor 4-8%.
     if not (s.language == "en" and reads_as_english(f"{ctx.question} {ctx.text}")):
         return ""
-    if answer is not None and is_question(ctx.question) and s.abstain_learned_above is not None:
-        return _learned(ctx, answer, s.abstain_learned_above)
+    if answer is not None and is_question(ctx.question) and s.abstain.abstain_learned_above is not None:
+        return _learned(ctx, answer, s.abstain.abstain_learned_above)
     best = _best_passage(ctx)
-    if best < s.abstain_below:
-        return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain_below}; "
+    if best < s.abstain.abstain_below:
+        return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain.abstain_below}; "
                 f"{_ANYWAY})")
     if answer is None or not is_question(ctx.question):
         return ""
@@ -135,14 +135,14 @@ def _listed(names: list[str]) -> str:
 
 def _thresholds(ctx: Context, answer: float, s: Settings) -> str:
     """The hand-set rules, for ``abstain_learned_above=None``."""
-    if s.abstain_sentence_below is not None and answer < s.abstain_sentence_below:
+    if s.abstain.abstain_sentence_below is not None and answer < s.abstain.abstain_sentence_below:
         return (f"no sentence answers the question (best answer probability {answer:.3f} < "
-                f"abstain_sentence_below {s.abstain_sentence_below}; {_ANYWAY})")
+                f"abstain_sentence_below {s.abstain.abstain_sentence_below}; {_ANYWAY})")
     # A weak answer about something else: the store holds a neighbour of what was asked about, not it.
-    if s.abstain_unnamed_below is not None and answer < s.abstain_unnamed_below:
+    if s.abstain.abstain_unnamed_below is not None and answer < s.abstain.abstain_unnamed_below:
         missing = unmentioned_names(ctx.question, ctx.text)
         if missing:
             return (f"the context never mentions {_listed(missing)} and no sentence clearly "
                     f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
-                    f"{s.abstain_unnamed_below}; {_ANYWAY})")
+                    f"{s.abstain.abstain_unnamed_below}; {_ANYWAY})")
     return ""

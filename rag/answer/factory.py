@@ -22,9 +22,9 @@ class Answerer(Protocol):
 
 def resolve_answerer(s: Settings) -> Literal["extractive", "openai", "local"]:
     """``auto`` means openai when an endpoint or a key is configured, else extractive (offline)."""
-    if s.answerer == "auto":
-        return "openai" if (s.llm_base_url or s.llm_api_key) else "extractive"
-    return s.answerer
+    if s.answer.answerer == "auto":
+        return "openai" if (s.answer.llm_base_url or s.answer.llm_api_key) else "extractive"
+    return s.answer.answerer
 
 
 def make_answerer(s: Settings, *, count: Callable[[str], int], endpoint: Endpoint | None = None) -> Answerer:
@@ -32,5 +32,5 @@ def make_answerer(s: Settings, *, count: Callable[[str], int], endpoint: Endpoin
     reranker), else on a new endpoint from the settings."""
     kind = resolve_answerer(s)
     if kind == "extractive":
-        return ExtractiveAnswerer(count=count, max_sentences=s.extractive_sentences)
+        return ExtractiveAnswerer(count=count, max_sentences=s.answer.extractive_sentences)
     return OpenAIAnswerer(endpoint or make_endpoint(s, kind, count=count), name=kind)

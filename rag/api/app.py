@@ -59,9 +59,9 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
                   description="Lean-context RAG: only the passages that matter reach the model.")
     app.state.service = svc
     app.state.metrics = svc.metrics
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes, seconds=settings.api_body_seconds)
-    if settings.api_key is None:  # loopback without keys: only requests addressed to loopback by name
-        app.add_middleware(LoopbackHost, allowed=loopback_names(settings.api_host))
+    app.add_middleware(BodyLimit, max_bytes=settings.api.api_max_body_bytes, seconds=settings.api.api_body_seconds)
+    if settings.api.api_key is None:  # loopback without keys: only requests addressed to loopback by name
+        app.add_middleware(LoopbackHost, allowed=loopback_names(settings.api.api_host))
     _handlers(app)
     app.add_middleware(RequestLog, metrics=svc.metrics)  # outermost: counts every answer, refusals included
     for router in (open_routes, user_routes, admin_routes):
@@ -80,21 +80,21 @@ async def _lifespan(app: FastAPI):  # noqa: ANN202
 
 def user(svc: Svc, creds: Credentials) -> None:
     s = svc.settings
-    if s.api_key is not None and not bearer_matches(creds, s.api_key, s.api_admin_key):
+    if s.api.api_key is not None and not bearer_matches(creds, s.api.api_key, s.api.api_admin_key):
         raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 
 def admin(svc: Svc, creds: Credentials) -> None:
     s = svc.settings
-    key = s.api_admin_key or s.api_key
+    key = s.api.api_admin_key or s.api.api_key
     if key is None:
-        if s.api_open_ingest:
+        if s.api.api_open_ingest:
             return
         raise HTTPException(403, "ingest is closed on a service without keys: set RAG_API_ADMIN_KEY, or "
                                  "RAG_API_OPEN_INGEST=true to let loopback clients write")
     if bearer_matches(creds, key):
         return
-    if s.api_key is not None and bearer_matches(creds, s.api_key):
+    if s.api.api_key is not None and bearer_matches(creds, s.api.api_key):
         raise HTTPException(403, "ingest needs the admin token (RAG_API_ADMIN_KEY)")
     raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
@@ -185,7 +185,7 @@ def chat(req: ChatRequest, svc: Svc) -> Any:
 def ingest(req: IngestRequest, svc: Svc) -> dict[str, Any]:
     """Add or update documents (each replaces its earlier version with the same id or source)."""
     svc.require_ready()
-    limit = svc.settings.api_max_documents
+    limit = svc.settings.api.api_max_documents
     if len(req.documents) > limit:
         raise HTTPException(413, f"at most {limit} documents per request")
     ids = [d.id for d in req.documents]
@@ -241,7 +241,7 @@ def configure_process(settings: Settings) -> None:
 
     from rag.index.embedder import one_blas_thread
 
-    torch.set_num_threads(settings.api_torch_threads)
+    torch.set_num_threads(settings.api.api_torch_threads)
     one_blas_thread()
 
 
@@ -250,8 +250,8 @@ def hand_over(settings: Settings) -> Path:
     removed when this process exits; the workers get its path."""
     folder = Path(tempfile.mkdtemp(prefix="leanrag-serve-"))  # mode 0700
     path = folder / "settings.json"
-    data = settings.model_dump(mode="json")
-    for key, value in settings:
+    data = settings.flat(mode="json")
+    for key, value in settings.flat().items():
         if isinstance(value, SecretStr):
             data[key] = value.get_secret_value()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

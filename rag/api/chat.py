@@ -79,7 +79,7 @@ def stream_chat(svc: Service, question: str, s: Settings, needed: bool, *, model
         release()
         raise
     release.also(lambda: _close(pieces))  # a dropped client frees the upstream connection too
-    deadline = time.monotonic() + svc.settings.api_stream_max_seconds
+    deadline = time.monotonic() + svc.settings.api.api_stream_max_seconds
     return _ReleasingStream(_sse(stream, first, pieces, model, include_usage, deadline), release)
 
 

@@ -26,7 +26,7 @@ def auth_problems(settings: Settings) -> list[str]:
     """Keys too short to protect anything (an empty ``RAG_API_KEY=""`` once opened the service)."""
     return [f"{name} must be at least {MIN_KEY_CHARS} characters (it has {len(key.get_secret_value())}); "
             f"unset it to serve on loopback without a key"
-            for name, key in (("RAG_API_KEY", settings.api_key), ("RAG_API_ADMIN_KEY", settings.api_admin_key))
+            for name, key in (("RAG_API_KEY", settings.api.api_key), ("RAG_API_ADMIN_KEY", settings.api.api_admin_key))
             if key is not None and len(key.get_secret_value().strip()) < MIN_KEY_CHARS]
 
 

@@ -43,5 +43,6 @@ def guarded_protocol(header_seconds: float) -> type[H11Protocol]:
 
 def server_options(settings: Any) -> dict[str, Any]:
     """uvicorn's options for the service: the header deadline, the keep-alive timeout, a connection limit."""
-    return {"http": guarded_protocol(settings.api_header_seconds),
-            "timeout_keep_alive": settings.api_keep_alive_seconds, "limit_concurrency": settings.api_max_connections}
+    return {"http": guarded_protocol(settings.api.api_header_seconds),
+            "timeout_keep_alive": settings.api.api_keep_alive_seconds,
+            "limit_concurrency": settings.api.api_max_connections}

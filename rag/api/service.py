@@ -21,7 +21,7 @@ from rag.api.schemas import RetrieveRequest
 from rag.memo import give_back_memory, memo_bytes
 from rag.net import redact
 from rag.pipeline import Pipeline
-from rag.settings import Settings
+from rag.settings import Settings, flat_loc
 from rag.text import sentence_spans
 from rag.types import Answer, Context
 
@@ -37,16 +37,16 @@ class Service:
     def __init__(self, settings: Settings, pipeline: Pipeline | None = None) -> None:
         self.settings = settings
         self.pipeline = pipeline or Pipeline(settings)
-        self.slots = threading.BoundedSemaphore(settings.api_max_concurrent_llm)
-        self.retrievals = threading.BoundedSemaphore(settings.api_max_concurrent_retrievals)
+        self.slots = threading.BoundedSemaphore(settings.api.api_max_concurrent_llm)
+        self.retrievals = threading.BoundedSemaphore(settings.api.api_max_concurrent_retrievals)
         self.ready = threading.Event()
         self.error: str | None = None
         self.serving: dict[str, Any] = {}  # what /readyz reports once loaded
         self.metrics = Metrics(ROUTES)
         self.metrics.gauge("leanrag_model_calls_in_flight", "Model calls holding a slot",
-                           lambda: settings.api_max_concurrent_llm - self.slots._value)  # type: ignore[attr-defined]
+                           lambda: settings.api.api_max_concurrent_llm - self.slots._value)  # type: ignore[attr-defined]
         self.metrics.gauge("leanrag_retrievals_in_flight", "Retrievals holding a slot",
-                           lambda: settings.api_max_concurrent_retrievals
+                           lambda: settings.api.api_max_concurrent_retrievals
                            - self.retrievals._value)  # type: ignore[attr-defined]
         self.metrics.gauge("leanrag_vector_cache_bytes", "Bytes of vectors in the in-memory cache",
                            lambda: self.pipeline.vector_cache_bytes)
@@ -61,7 +61,7 @@ class Service:
             store = self.pipeline.store(create=True)
             store.serve()  # no other process writes it behind our back
             self.pipeline.warm_up()
-            self.serving = {"chunks": store.count(), "embedding_model": self.settings.embedding_model}
+            self.serving = {"chunks": store.count(), "embedding_model": self.settings.ingest.embedding_model}
             log.info("ready in %.1f s", time.perf_counter() - t0)
             self.ready.set()
         except Exception as e:  # reported by /readyz; the service stays up to say why
@@ -80,9 +80,9 @@ class Service:
         """
         errors = []
         for key, value in requested.items():
-            if key not in self.settings.api_overrides:
+            if key not in self.settings.api.api_overrides:
                 errors.append(field_error(("body", field, key), f"{key!r} cannot be overridden per request; "
-                                     f"allowed: {', '.join(self.settings.api_overrides)}"))
+                                     f"allowed: {', '.join(self.settings.api.api_overrides)}"))
             elif (msg := strict_error(key, value)) is not None:
                 errors.append(field_error(("body", field, key), msg))
         if errors:
@@ -90,7 +90,7 @@ class Service:
         try:
             resolved = self.settings.replace(**requested) if requested else self.settings
         except ValidationError as e:
-            raise HTTPException(422, [field_error(("body", field, *map(str, err["loc"])), err["msg"])
+            raise HTTPException(422, [field_error(("body", field, *map(str, flat_loc(err["loc"]))), err["msg"])
                                       for err in e.errors()]) from None
         errors = [field_error(("body", field, key), msg)
                   for key, msg in ceiling_errors(self.settings, resolved, requested)]
@@ -100,7 +100,7 @@ class Service:
 
     @staticmethod
     def needs_model(s: Settings, *, answering: bool) -> bool:
-        return s.reranker == "llm" or (answering and resolve_answerer(s) != "extractive")
+        return s.rerank.reranker == "llm" or (answering and resolve_answerer(s) != "extractive")
 
     @contextmanager
     def model_slot(self, needed: bool) -> Iterator[None]:
@@ -114,14 +114,14 @@ class Service:
             self.slots.release()
 
     def acquire(self) -> None:
-        take_slot(self.slots, "model calls", "api_max_concurrent_llm", self.settings.api_max_concurrent_llm,
-              self.settings.api_llm_queue_timeout)
+        take_slot(self.slots, "model calls", "api_max_concurrent_llm", self.settings.api.api_max_concurrent_llm,
+              self.settings.api.api_llm_queue_timeout)
 
     @contextmanager
     def retrieval_slot(self) -> Iterator[None]:
         """Retrieval embeds and scores on this machine's cores: bounded like model calls."""
         take_slot(self.retrievals, "retrievals", "api_max_concurrent_retrievals",
-              self.settings.api_max_concurrent_retrievals, self.settings.api_llm_queue_timeout)
+              self.settings.api.api_max_concurrent_retrievals, self.settings.api.api_llm_queue_timeout)
         try:
             yield
         finally:
@@ -132,12 +132,12 @@ class Service:
             return None
         texts = [p if isinstance(p, str) else str(p.get("text", "")) for p in passages]
         chars = sum(len(t) for t in texts)
-        limit = self.settings.api_max_passage_chars
+        limit = self.settings.api.api_max_passage_chars
         if chars > limit:
             raise HTTPException(413, [field_error(("body", "passages"),
                                                   f"{chars} characters of passages; at most {limit}")])
         sentences = sum(len(sentence_spans(t)) for t in texts)
-        limit = self.settings.api_max_passage_sentences
+        limit = self.settings.api.api_max_passage_sentences
         if sentences > limit:
             raise HTTPException(413, [field_error(("body", "passages"),
                                              f"{sentences} sentences of passages; at most {limit}")])
@@ -174,9 +174,9 @@ class Service:
     def check_question(self, question: str, field: tuple[str, ...] = ("body", "question")) -> str:
         if not question.strip():
             raise HTTPException(422, [field_error(field, "the question is empty")])
-        if len(question) > self.settings.api_max_question_chars:
+        if len(question) > self.settings.api.api_max_question_chars:
             raise HTTPException(422, [field_error(field, f"the question is longer than "
-                                                    f"{self.settings.api_max_question_chars} characters")])
+                                                    f"{self.settings.api.api_max_question_chars} characters")])
         return question
 
 

@@ -18,10 +18,10 @@ RERANKERS = ("embedding", "cross-encoder", "llm", "none")
 
 
 def page(settings: Settings) -> str:
-    budget = "" if settings.token_budget is None else str(settings.token_budget)
-    options = "".join(f"<option{' selected' if r == settings.reranker else ''}>{r}</option>" for r in RERANKERS)
+    budget = "" if settings.prune.token_budget is None else str(settings.prune.token_budget)
+    options = "".join(f"<option{' selected' if r == settings.rerank.reranker else ''}>{r}</option>" for r in RERANKERS)
     return Template(_PAGE.read_text()).substitute(
-        token_budget=escape(budget), reranker=escape(settings.reranker), reranker_options=options,
-        hop="true" if settings.hop else "false", hop_checked="checked" if settings.hop else "",
-        sentence_prune="true" if settings.sentence_prune else "false",
-        sentence_prune_checked="checked" if settings.sentence_prune else "")
+        token_budget=escape(budget), reranker=escape(settings.rerank.reranker), reranker_options=options,
+        hop="true" if settings.hop.hop else "false", hop_checked="checked" if settings.hop.hop else "",
+        sentence_prune="true" if settings.prune.sentence_prune else "false",
+        sentence_prune_checked="checked" if settings.prune.sentence_prune else "")

@@ -170,7 +170,8 @@ def environment(settings: Settings) -> dict[str, Any]:
     except OSError:
         commit = None
     return {"python": platform.python_version(), "platform": platform.platform(), "packages": pkgs,
-            "git_commit": commit, "embedding_model": settings.embedding_model, "llm_model": settings.llm_model,
+            "git_commit": commit, "embedding_model": settings.ingest.embedding_model,
+            "llm_model": settings.answer.llm_model,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
@@ -269,7 +270,7 @@ def _run(spec: Spec, out: Path, *, pipeline_factory: Callable[[Settings], Experi
 
     questions = load_questions(spec.dataset, base)
     store = spec.dataset.get("store")
-    root = Settings(store_path=base / store) if store else Settings()
+    root = Settings().replace(store_path=base / store) if store else Settings()
     written = json.dumps(redact_settings(spec.__dict__), indent=2, default=str)
     before = out / "spec.json"
     if before.exists() and read_rows(out / "results.jsonl") and json.loads(before.read_text()) != json.loads(written):
@@ -321,7 +322,7 @@ def _pipeline_for(make: Callable[[Settings], ExperimentPipeline], root: Settings
     if not corpus:
         raise InputError("a grid over chunk_size/chunk_overlap needs dataset.corpus (the files to ingest)")
     s = root.replace(**chunking)
-    s = s.replace(store_path=stores / f"chunks-{s.chunk_size}-{s.chunk_overlap}")
+    s = s.replace(store_path=stores / f"chunks-{s.ingest.chunk_size}-{s.ingest.chunk_overlap}")
     pipeline = make(s)
     pipeline.ingest([base / str(corpus)])  # incremental: an existing store embeds nothing again
     return pipeline
@@ -340,7 +341,7 @@ def _run_question(pipeline: ExperimentPipeline, q: Question, s: Settings, manipu
         return question_row(q, ctx, None, count)
     if resolve_answerer(s) == "extractive":  # no model call: nothing worth caching
         return question_row(q, ctx, pipeline.answer_context(q.text, ctx, started=t0, settings=s), count)
-    key = cache.key(q.text, ctx.text, {**s.model_dump(mode="json", include=set(ANSWER_FIELDS)),
+    key = cache.key(q.text, ctx.text, {**s.flat(sorted(ANSWER_FIELDS), mode="json"),
                                        "prompt_version": PROMPT_VERSION})
     hit = cache.get(key)
     if hit is None:

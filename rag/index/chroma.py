@@ -31,7 +31,8 @@ class StoreConfig:
 
     @classmethod
     def of(cls, s: Settings) -> StoreConfig:
-        return cls(Path(s.store_path), s.collection, s.chroma_host, s.chroma_port, s.writer_lease_wait)
+        st = s.store
+        return cls(Path(st.store_path), st.collection, st.chroma_host, st.chroma_port, s.ingest.writer_lease_wait)
 
 
 def client_for(config: StoreConfig):  # noqa: ANN202 - chromadb client

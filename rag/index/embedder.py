@@ -60,17 +60,18 @@ class Encoder(Protocol):
 
 def make_embedder(s: Settings) -> Encoder:
     """The encoder the settings name: this machine's model, or an OpenAI-compatible server."""
-    if s.embedding_backend == "local":
-        return Embedder(s.embedding_model, device=s.device, batch_size=s.embedding_batch_size)
+    if s.ingest.embedding_backend == "local":
+        return Embedder(s.ingest.embedding_model, device=s.ingest.device, batch_size=s.ingest.embedding_batch_size)
     from rag.index.remote_embedder import RemoteEmbedder
     from rag.llm.connection import EndpointConfig
 
-    key = s.embedding_api_key or (s.llm_api_key if s.embedding_base_url == s.llm_base_url else None)
-    config = EndpointConfig(s.embedding_base_url, s.embedding_model, key.get_secret_value() if key else None,
-                            timeout=s.llm_timeout, max_retries=s.llm_max_retries, max_wait=s.llm_retry_max_wait,
+    i, a = s.ingest, s.answer
+    key = i.embedding_api_key or (a.llm_api_key if i.embedding_base_url == a.llm_base_url else None)
+    config = EndpointConfig(i.embedding_base_url, i.embedding_model, key.get_secret_value() if key else None,
+                            timeout=a.llm_timeout, max_retries=a.llm_max_retries, max_wait=a.llm_retry_max_wait,
                             role="embedding")
-    return RemoteEmbedder(config, dimensions=s.embedding_dimensions, max_tokens=s.embedding_max_tokens,
-                          batch_size=s.embedding_batch_size, concurrency=s.embedding_concurrency)
+    return RemoteEmbedder(config, dimensions=i.embedding_dimensions, max_tokens=i.embedding_max_tokens,
+                          batch_size=i.embedding_batch_size, concurrency=i.embedding_concurrency)
 
 
 def resolve_model(name: str) -> str:

@@ -42,7 +42,7 @@ class _Planned:
 def chunking_params(settings: Settings, embedder: Encoder) -> dict[str, object]:
     # The tokenizer is here because stored chunks carry its counts: a new one relabels every chunk (no
     # embedding), as does the first run over a store written before counts were kept.
-    return {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
+    return {"chunk_size": settings.ingest.chunk_size, "chunk_overlap": settings.ingest.chunk_overlap,
             "max_tokens": embedder.max_tokens, "splitter": "v1", "context_tokenizer": settings.tokenizer}
 
 
@@ -73,8 +73,8 @@ class _Run:
     def __init__(self, settings: Settings, embedder: Encoder, store: Store, report: IngestReport) -> None:
         self.settings, self.embedder, self.store, self.report = settings, embedder, store, report
         self.params = chunking_params(settings, embedder)
-        self.splitter = Splitter(embedder.count_tokens, chunk_size=settings.chunk_size,
-                                 chunk_overlap=settings.chunk_overlap, max_tokens=embedder.max_tokens)
+        self.splitter = Splitter(embedder.count_tokens, chunk_size=settings.ingest.chunk_size,
+                                 chunk_overlap=settings.ingest.chunk_overlap, max_tokens=embedder.max_tokens)
         self.planned: list[_Planned] = []
         self.stale: list[str] = []
         self.states: dict[str, SourceState] = {}
@@ -132,7 +132,7 @@ def ingest(paths: Iterable[str | Path], *, settings: Settings, embedder: Encoder
     t0 = time.perf_counter()
     paths = list(paths)
     report = IngestReport()
-    files, report.skipped = discover(paths, exclude=settings.ingest_exclude)
+    files, report.skipped = discover(paths, exclude=settings.ingest.ingest_exclude)
     report.files = len(files)
     run = _Run(settings, embedder, store, report)
 
@@ -201,7 +201,7 @@ def _write(planned: list[_Planned], report: IngestReport, *, settings: Settings,
     # Sorting by length keeps padding low in each forward batch: close to plain encode's throughput.
     planned = sorted(planned, key=lambda p: len(embed_text(p.chunk.title, p.chunk.text)))
     bar = tqdm(total=len(planned), desc="embedding", unit="chunk", disable=not progress)
-    step = settings.write_batch
+    step = settings.ingest.write_batch
     for i in range(0, len(planned), step):
         batch = planned[i:i + step]
         spans = [sentence_spans(p.chunk.text) for p in batch]

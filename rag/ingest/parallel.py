@@ -55,11 +55,11 @@ def ingest_in_workers(paths: Sequence[str | Path], *, settings: Settings, worker
                       finish: Callable[[], IngestReport]) -> IngestReport:
     """Run ``workers`` processes over shares of the files under ``paths``, then ``finish`` (one ordinary
     ingest over ``paths``, in this process) for removals and anything a worker left undone."""
-    if not settings.chroma_host:
+    if not settings.store.chroma_host:
         raise InputError("--workers needs a Chroma server (RAG_CHROMA_HOST / RAG_CHROMA_PORT): an embedded store "
                          "takes one writer at a time")
     t0 = time.perf_counter()
-    files, _ = discover(paths, exclude=settings.ingest_exclude)
+    files, _ = discover(paths, exclude=settings.ingest.ingest_exclude)
     parts = shares(files, workers)
     threads = max(1, (os.cpu_count() or 1) // max(1, len(parts)))
     total = IngestReport()

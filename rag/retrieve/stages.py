@@ -156,7 +156,7 @@ class Candidates:
             store, lexical = self.store(), self.lexical()  # the lexical cache also holds the vector mirror
             candidates = first_stage(pool.question, qvec, store, lexical, FusionConfig.of(s), where=self.where)
             evidence = self.evidence.stored(candidates, store, lexical.snapshot().vectors)
-            idf = idf_of(lexical) if s.lexical else Idf.from_texts([c.text for c in candidates])
+            idf = idf_of(lexical) if s.candidates.lexical else Idf.from_texts([c.text for c in candidates])
             note = self._route(lexical)
         for c in candidates:  # the pool's size: each passage counted once, then cached
             self.count.learn_stored(c.text, evidence[c.id].spans, c.counts)
@@ -165,10 +165,10 @@ class Candidates:
         return Step(out, [line(self.name, len(candidates), len(candidates), tokens, tokens, note)])
 
     def _route(self, lexical: LexicalCache) -> str:
-        s = self.settings
-        note = f"{s.fusion} fusion of " + ", ".join(
-            n for n, on in (("dense", s.dense), ("sentences", s.sentence_search), ("bm25", s.lexical)) if on)
-        if s.dense or s.sentence_search:  # which vector search answered: it decides how latency scales
+        c = self.settings.candidates
+        note = f"{c.fusion} fusion of " + ", ".join(
+            n for n, on in (("dense", c.dense), ("sentences", c.sentence_search), ("bm25", c.lexical)) if on)
+        if c.dense or c.sentence_search:  # which vector search answered: it decides how latency scales
             mirrored = lexical.snapshot().vectors is not None and not self.where
             why = ("a metadata filter" if self.where else "mirror off" if self.mirror_off
                    else "store above vector_mirror_mb")
@@ -204,14 +204,14 @@ class Hop:
     name: str = "hop"
 
     def run(self, pool: Pool) -> Step:
-        s, n = self.settings, len(pool.candidates)
-        if not s.hop:
+        s, h, n = self.settings, self.settings.hop, len(pool.candidates)
+        if not h.hop:
             return Step(pool)
-        if s.reranker == "none":
+        if s.rerank.reranker == "none":
             return Step(pool, [line(self.name, n, n, pool.tokens, pool.tokens, "skipped: reranker=none leaves "
                                     "the scores uncalibrated, and the hop's lifts are measured in calibrated scores")])
-        hop = second_hop(pool.question, pool.candidates, anchors=s.hop_anchors, weight=s.hop_weight, idf=pool.idf)
-        leads = named_leads(hop.ranked, hop.lifts, s.hop_openings) if s.hop_openings is not None else {}
+        hop = second_hop(pool.question, pool.candidates, anchors=h.hop_anchors, weight=h.hop_weight, idf=pool.idf)
+        leads = named_leads(hop.ranked, hop.lifts, h.hop_openings) if h.hop_openings is not None else {}
         note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in hop.lifts)
         if hop.lifts and cut_from_documents(hop.ranked):
             note += "; no multi-hop switch: untitled sections, most not opening with a subject"
@@ -245,14 +245,14 @@ class Profile:
 
     def run(self, pool: Pool) -> Step:
         s = self.settings
-        if not s.hop:
+        if not s.hop.hop:
             return Step(replace(pool, profile=None))
         n = len(pool.candidates)
-        if not (pool.linked and s.hop_budget is not None):
+        if not (pool.linked and s.hop.hop_budget is not None):
             return Step(replace(pool, profile=None), [line(self.name, n, n, pool.tokens, pool.tokens, "as configured")])
         chosen = multi_hop_settings(s)
-        note = (f"multi-hop: token budget {s.token_budget} -> {chosen.token_budget}, score floors off; opening "
-                f"sentences first in {', '.join(pool.linked)}")
+        note = (f"multi-hop: token budget {s.prune.token_budget} -> {chosen.prune.token_budget}, score floors off; "
+                f"opening sentences first in {', '.join(pool.linked)}")
         out = replace(pool, candidates=openings_first(pool.candidates, pool.linked), profile=chosen)
         return Step(out, [line(self.name, n, n, pool.tokens, pool.tokens, note)])
 

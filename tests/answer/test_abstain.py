@@ -19,7 +19,7 @@ def test_the_learned_rule_abstains_on_a_weak_context_and_answers_a_strong_one() 
     from rag.settings import Settings
 
     s = Settings(store_path="/nonexistent")
-    assert s.abstain_learned_above is not None  # the default judges questions by the learned model
+    assert s.abstain.abstain_learned_above is not None  # the default judges questions by the learned model
 
     def why(question: str, answer: float, passage: float, **overrides: object) -> str:
         return nothing_to_read(_quokka_context(question, answer, passage), s.replace(**overrides))
@@ -75,7 +75,7 @@ def test_the_abstain_model_is_trained_on_its_declared_features_and_four_sets() -
     assert all(n["answerable"] > 0 and n["not_answerable"] > 0 for n in model["trained_on"].values())
     from rag import Settings
 
-    assert Settings().abstain_learned_above == model["threshold"]
+    assert Settings().abstain.abstain_learned_above == model["threshold"]
 
 
 def test_a_question_no_kept_sentence_answers_abstains_and_a_claim_does_not() -> None:

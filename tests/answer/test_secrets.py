@@ -63,8 +63,8 @@ def test_serve_workers_get_every_setting_and_no_secret_through_the_environment(m
     monkeypatch.setattr("rag.api.app.configure_process", lambda s: None)
     monkeypatch.setattr("rag.api.app.create_app", lambda s: s)
     worker_settings = app_from_env()
-    assert worker_settings.api_key.get_secret_value() == "service-key-0123456789"  # type: ignore[union-attr]
-    assert worker_settings.api_admin_key.get_secret_value() == "admin-key-0123456789"  # type: ignore[union-attr]
-    assert worker_settings.llm_api_key.get_secret_value() == "sk-upstream-0123456789"  # type: ignore[union-attr]
-    assert worker_settings.token_budget == 123
+    assert worker_settings.api.api_key.get_secret_value() == "service-key-0123456789"  # type: ignore[union-attr]
+    assert worker_settings.api.api_admin_key.get_secret_value() == "admin-key-0123456789"  # type: ignore[union-attr]
+    assert worker_settings.answer.llm_api_key.get_secret_value() == "sk-upstream-0123456789"  # type: ignore[union-attr]
+    assert worker_settings.prune.token_budget == 123
     monkeypatch.delenv(SETTINGS_ENV)

@@ -35,11 +35,12 @@ def _resolve(overrides: dict) -> Settings | list[dict]:
 def _not_costlier(got: Settings, operator: Settings) -> None:
     """Every cost setting of ``got`` within the operator's value (or the operator's explicit raise limit)."""
     from rag.api.ceilings import _EFFORT, cost_direction
+    from rag.settings import FIELDS
 
-    for key in Settings.model_fields:
-        direction, value, mine = cost_direction(key), getattr(got, key), getattr(operator, key)
+    for key in FIELDS:
+        direction, value, mine = cost_direction(key), got.value(key), operator.value(key)
         if direction == "up":
-            limit = None if mine is None else max(mine, operator.api_override_limits.get(key, mine))
+            limit = None if mine is None else max(mine, operator.api.api_override_limits.get(key, mine))
             assert limit is None or (value is None and key == "hop_budget") or (
                 value is not None and value <= limit), (key, value, limit)
         elif direction == "down":
@@ -49,7 +50,7 @@ def _not_costlier(got: Settings, operator: Settings) -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.dictionaries(st.sampled_from(OPERATOR.api_overrides + ["llm_base_url", "store_path"]), INTERESTING,
+@given(st.dictionaries(st.sampled_from(OPERATOR.api.api_overrides + ["llm_base_url", "store_path"]), INTERESTING,
                        max_size=6))
 def test_any_override_is_within_the_ceilings_or_refused_naming_the_field(overrides: dict) -> None:
     got = _resolve(overrides)
@@ -57,9 +58,9 @@ def test_any_override_is_within_the_ceilings_or_refused_naming_the_field(overrid
         assert got and all(e["loc"][:2] == ["body", "overrides"] and e["loc"][2] in overrides for e in got)
         return
     _not_costlier(got, OPERATOR)
-    assert got.answerer == "extractive" and got.reranker != "llm"
+    assert got.answer.answerer == "extractive" and got.rerank.reranker != "llm"
     for key, value in overrides.items():  # nothing was coerced: what was accepted is what was sent
-        assert getattr(got, key) == (tuple(value) if isinstance(value, list) else value)
+        assert got.value(key) == (tuple(value) if isinstance(value, list) else value)
 
 
 EFFORTS = st.sampled_from([None, "minimal", "low", "medium", "high"])
@@ -108,7 +109,8 @@ def test_the_hostile_request_of_the_probe_is_refused() -> None:
     assert {err["loc"][2] for err in e.value.detail} == {  # type: ignore[index]
         "max_completion_tokens", "reasoning_effort", "abstain_below"}
     cheaper = mine.settings_for({"max_completion_tokens": 200, "reasoning_effort": "minimal", "abstain_below": 0.5})
-    assert (cheaper.max_completion_tokens, cheaper.reasoning_effort, cheaper.abstain_below) == (200, "minimal", 0.5)
+    assert (cheaper.answer.max_completion_tokens, cheaper.answer.reasoning_effort,
+            cheaper.abstain.abstain_below) == (200, "minimal", 0.5)
 
 
 @pytest.mark.parametrize(("overrides", "field"), [
@@ -132,7 +134,7 @@ def test_known_ways_around_the_ceilings_are_refused(overrides: dict, field: str)
 
 def test_narrowing_overrides_pass() -> None:
     got = _resolve({"token_budget": 60, "hop_budget": None, "answerer": "extractive", "reranker": "none"})
-    assert isinstance(got, Settings) and got.token_budget == 60 and got.hop_budget is None
+    assert isinstance(got, Settings) and got.prune.token_budget == 60 and got.hop.hop_budget is None
 
 
 def test_backend_switch_needs_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,9 +143,9 @@ def test_backend_switch_needs_the_operator(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(HTTPException) as e:
         local.settings_for({"answerer": "openai"})
     assert e.value.detail[0]["loc"] == ["body", "overrides", "answerer"]  # type: ignore[index]
-    assert local.settings_for({"answerer": "extractive"}).answerer == "extractive"
+    assert local.settings_for({"answerer": "extractive"}).answer.answerer == "extractive"
     opened = Service(Settings(answerer="local", api_allow_backend_switch=True), pipeline=object())  # type: ignore[arg-type]
-    assert opened.settings_for({"answerer": "openai"}).answerer == "openai"
+    assert opened.settings_for({"answerer": "openai"}).answer.answerer == "openai"
 
 
 @pytest.mark.parametrize("key", ["", " ", "short-key"])

@@ -22,7 +22,7 @@ def test_short_keys_are_refused_and_named() -> None:
 
 
 def test_a_bearer_token_matches_only_a_whole_key() -> None:
-    key = Settings(api_key="k" * 20).api_key
+    key = Settings(api_key="k" * 20).api.api_key
     assert bearer_matches(bearer("k" * 20), key)
     assert bearer_matches(bearer(" " + "k" * 20 + " "), key)  # surrounding blanks are not part of a token
     assert not bearer_matches(bearer("k" * 19), key)

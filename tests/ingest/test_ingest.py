@@ -23,7 +23,8 @@ pytestmark = pytest.mark.integration
 def _snapshot(settings: Settings, embedder) -> tuple[dict[str, tuple], dict[str, np.ndarray]]:
     """Ids, documents and metadata (compared exactly) and unit vectors (compared by cosine: a resumed run
     embeds in other batches than a clean one, which moves float32 components in the fifth decimal)."""
-    store = Store(StoreConfig.of(settings), model=settings.embedding_model, dimension=embedder.dimension, create=False)
+    store = Store(StoreConfig.of(settings), model=settings.ingest.embedding_model, dimension=embedder.dimension,
+                  create=False)
     got = store.collection.get(include=["documents", "metadatas", "embeddings"])
     rows = {i: (d, tuple(sorted(m.items())))
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
@@ -90,7 +91,7 @@ def test_other_model_or_dimension_is_refused(tmp_path: Path, corpus_copy: Path, 
     with pytest.raises(StoreError, match="Re-index"):
         Store(StoreConfig.of(p.settings), model="some/other-model", dimension=384)
     with pytest.raises(StoreError, match="dimension 768"):
-        Store(StoreConfig.of(p.settings), model=p.settings.embedding_model, dimension=768)
+        Store(StoreConfig.of(p.settings), model=p.settings.ingest.embedding_model, dimension=768)
 
 
 def test_changing_chunk_size_rechunks(tmp_path: Path, corpus_copy: Path, embedder) -> None:
@@ -110,7 +111,7 @@ def test_second_writer_is_refused_at_once(tmp_path: Path, corpus_copy: Path, emb
             p.ingest([corpus_copy])
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", str(corpus_copy), "--store",
-                               str(p.settings.store_path)], capture_output=True, text=True, timeout=120)
+                               str(p.settings.store.store_path)], capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "another process is writing" in proc.stderr
         assert time.monotonic() - t0 < 60
 
@@ -196,7 +197,7 @@ def test_cli_ingest_json_and_config_show(tmp_path: Path, corpus_copy: Path) -> N
     out = subprocess.run([sys.executable, "-m", "rag.cli", "config", "show", "--json", "--store", str(store),
                           "--set", "chunk_size=99"], capture_output=True, text=True, timeout=60, check=True)
     shown = json.loads(out.stdout)
-    assert shown["store_path"] == str(store) and shown["chunk_size"] == 99
+    assert shown["store"]["store_path"] == str(store) and shown["ingest"]["chunk_size"] == 99
 
 
 def test_duplicated_records_across_files_ingest_cleanly(tmp_path: Path, embedder) -> None:
@@ -227,7 +228,8 @@ def test_duplicated_records_across_files_ingest_cleanly(tmp_path: Path, embedder
 
 
 def _sentence_rows(settings: Settings, embedder) -> dict[str, tuple]:
-    store = Store(StoreConfig.of(settings), model=settings.embedding_model, dimension=embedder.dimension, create=False)
+    store = Store(StoreConfig.of(settings), model=settings.ingest.embedding_model, dimension=embedder.dimension,
+                  create=False)
     got = store.sentences.get(include=["metadatas"])
     return {i: tuple(sorted(m.items())) for i, m in zip(got["ids"], got["metadatas"], strict=True)}
 

@@ -144,8 +144,8 @@ def test_faces_take_pipeline_or_settings(tmp_path, pipeline: Pipeline) -> None:
 
     s = Settings(store_path=tmp_path / "own", token_budget=40)
     for face in (LeanCompressor(settings=s), LCLeanRetriever(settings=s), LeanPostprocessor(settings=s)):
-        assert face.pipeline is not None and face.pipeline.settings.token_budget == 40
-    assert LeanRetriever(settings=s).pipeline.settings.token_budget == 40
+        assert face.pipeline is not None and face.pipeline.settings.prune.token_budget == 40
+    assert LeanRetriever(settings=s).pipeline.settings.prune.token_budget == 40
     assert LeanCompressor(pipeline=pipeline).pipeline is pipeline
     with pytest.raises(ValueError, match="not both"):
         LeanCompressor(pipeline=pipeline, settings=s)

@@ -19,7 +19,7 @@ def local_settings(tmp_path_factory: pytest.TempPathFactory):
     with log.open("w") as out:
         proc = subprocess.Popen(server_command(settings), stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_http(f"http://127.0.0.1:{settings.local_port}/v1/models", proc=proc)
+        wait_http(f"http://127.0.0.1:{settings.answer.local_port}/v1/models", proc=proc)
         yield settings
     finally:
         proc.terminate()

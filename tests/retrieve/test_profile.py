@@ -10,13 +10,13 @@ from rag.settings import Settings
 def test_the_profile_fills_to_the_hop_budget_without_floors_or_early_stop() -> None:
     s = Settings(token_budget=200, hop_budget=400, passage_weight=0.0)
     hop = multi_hop_settings(s)
-    assert hop.token_budget == 400 and hop.min_score is None and hop.evidence_mass is None
-    assert hop.passage_weight > 0.0 and s.token_budget == 200  # the caller's settings are left as they were
+    assert hop.prune.token_budget == 400 and hop.prune.min_score is None and hop.prune.evidence_mass is None
+    assert hop.prune.passage_weight > 0.0 and s.prune.token_budget == 200  # the caller's settings are left as they were
 
 
 def test_the_profile_never_lowers_the_budget_and_keeps_no_ceiling_as_none() -> None:
-    assert multi_hop_settings(Settings(token_budget=600, hop_budget=400)).token_budget == 600
-    assert multi_hop_settings(Settings(token_budget=None, hop_budget=400)).token_budget is None
+    assert multi_hop_settings(Settings(token_budget=600, hop_budget=400)).prune.token_budget == 600
+    assert multi_hop_settings(Settings(token_budget=None, hop_budget=400)).prune.token_budget is None
 
 
 def test_cover_terms_follow_the_switches() -> None:

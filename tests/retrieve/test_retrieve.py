@@ -43,7 +43,7 @@ def test_lean_context_keeps_answers_in_few_tokens(pipeline: Pipeline) -> None:
     for q in qs:
         ctx = pipeline.retrieve(q.text)
         assert ctx.passages, q.text
-        assert ctx.tokens <= pipeline.settings.token_budget
+        assert ctx.tokens <= pipeline.settings.prune.token_budget
         assert ctx.tokens <= ctx.trace.stage("candidates").tokens_in
         kept += answer_kept(ctx.text, q.answers)
         tokens.append(ctx.tokens)
@@ -126,7 +126,7 @@ def test_lexical_index_follows_the_collection(pipeline: Pipeline, tmp_path: Path
 
 
 def test_cli_retrieve_json_and_table(pipeline: Pipeline) -> None:
-    store = str(pipeline.settings.store_path)
+    store = str(pipeline.settings.store.store_path)
     out = subprocess.run([sys.executable, "-m", "rag.cli", "retrieve", "What is the output token ceiling of o1-mini?",
                           "--store", store, "--json"], capture_output=True, text=True, timeout=300, check=True)
     data = json.loads(out.stdout)

@@ -38,5 +38,6 @@ def test_cosines_of_items_without_a_vector_are_minus_infinity() -> None:
 def test_the_config_carries_the_settings_values() -> None:
     s = Settings()
     cfg = PruneConfig.of(s)
-    assert (cfg.token_budget, cfg.min_score, cfg.evidence_mass) == (s.token_budget, s.min_score, s.evidence_mass)
+    p = s.prune
+    assert (cfg.token_budget, cfg.min_score, cfg.evidence_mass) == (p.token_budget, p.min_score, p.evidence_mass)
     assert PruneConfig.of(s.replace(token_budget=77)).token_budget == 77

@@ -67,7 +67,7 @@ def test_pruning_runs_under_the_profile_it_is_handed(pipeline: Pipeline) -> None
     count = CachedCounter(lean.tokenizer)
     as_configured = Prune(lean, count).run(pool).pool.kept or []
     chosen = Profile(lean).run(pool).pool
-    assert chosen.profile is not None and chosen.profile.token_budget == 400
+    assert chosen.profile is not None and chosen.profile.prune.token_budget == 400
     multi = Prune(lean, count).run(chosen).pool.kept or []
     assert sum(p.tokens for p in as_configured) <= 30 + 2
     assert sum(p.tokens for p in multi) > 30 and {"film", "person"} <= {p.id for p in multi}
