@@ -209,8 +209,9 @@ class _Environment(PydanticBaseSettingsSource):
 
 
 def _decoded(raw: str, info: FieldInfo) -> Any:
-    kinds = {get_origin(a) or a for a in (get_args(info.annotation) or (info.annotation,))}
-    if kinds & {list, dict, tuple} or get_origin(info.annotation) in (list, dict, tuple):
+    # the container itself (tuple[float, ...]) or one of a union's members (list[str] | None)
+    origins = {get_origin(info.annotation), *(get_origin(a) for a in get_args(info.annotation))}
+    if origins & {list, dict, tuple}:
         try:
             return json.loads(raw)
         except json.JSONDecodeError:

@@ -90,9 +90,7 @@ class EvidenceSource:
             self._lookups["mirror"] = (hits + len(out), total + len(candidates))
         out.update(self._recall("stored", [c.id for c in candidates if c.id not in out]))
         ids = [c.id for c in candidates if c.id not in out]
-        vecs = store.embeddings(ids)
-        sents = store.sentence_vectors(ids)
-        found = {cid: Evidence(vecs[cid], *sents[cid]) for cid in ids if cid in vecs and cid in sents}
+        found = {cid: Evidence(*got) for cid, got in store.evidence(ids).items()}
         self._remember("stored", found)
         out.update(found)
         out.update(self.computed([c for c in candidates if c.id not in out]))
