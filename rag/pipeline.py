@@ -63,7 +63,6 @@ class Pipeline:
         self._lock = threading.RLock()  # re-entrant: the lexical cache asks for the store
         # the embedder loads on first use, so the evidence source is handed a way to reach it, not the model
         self._evidence = EvidenceSource(lambda texts: self.embedder.encode(texts),
-                                        max_items=settings.candidates.evidence_cache,
                                         max_mb=settings.candidates.evidence_cache_mb,
                                         caller_mb=settings.candidates.caller_cache_mb)
         self._lexicals: dict[tuple[float, float], LexicalCache] = {}  # by BM25 parameters

@@ -35,6 +35,7 @@ from rag.stage_settings import (
     BUILT,
     CLIENT,
     PER_REQUEST,
+    REMOVED,
     AbstainSettings,
     AnswerSettings,
     ApiSettings,
@@ -205,6 +206,8 @@ class _Environment(PydanticBaseSettingsSource):
             found = next((env[k] for k in keys if k in env), None)
             if found is not None:
                 _put(out, name, _decoded(found, FIELDS[name]))
+        # a variable of a removed setting is refused with its reason, not ignored: it no longer does anything
+        out.update((name, env[f"RAG_{name.upper()}"]) for name in REMOVED if f"RAG_{name.upper()}" in env)
         return out
 
 
@@ -239,7 +242,10 @@ PER_REQUEST_FIELDS = tagged(PER_REQUEST)
 
 
 def nearest_hint(name: str) -> str:
-    """", did you mean 'token_budget'?" for a misspelt setting name ("" when nothing is close)."""
+    """", did you mean 'token_budget'?" for a misspelt setting name ("" when nothing is close), or why a
+    removed one went."""
+    if name in REMOVED:
+        return f": it was removed ({REMOVED[name]})"
     close = difflib.get_close_matches(name, list(FIELDS), n=1, cutoff=0.6)
     return f", did you mean {close[0]!r}?" if close else ""
 

@@ -38,6 +38,27 @@ def _requestable() -> list[str]:
     return sorted(PER_REQUEST_FIELDS)
 
 
+# Settings that were removed, each with why and what now stands in its place: a rag.toml, variable or request
+# still naming one gets this reason, not a bare "unknown setting". BENCHMARKS "Knobs removed" has the figures.
+REMOVED: dict[str, str] = {
+    "evidence_cover": "covering every question term never beat cover_names (names and numbers), which stays",
+    "sentence_neighbors": "keeping a kept sentence's neighbours only added tokens in every tuning run; "
+                          "evidence_siblings keeps a passage's near-best sentences instead",
+    "adaptive_min_gap": "adaptive_cut cuts at a gap of at least 0.25 (the value no run moved)",
+    "hop_anchors": "the hop follows the names of the top two passages (fixed; never tuned away from 2)",
+    "hop_weight": "a named passage is lifted 0.9 of the way to its anchor (fixed; never tuned)",
+    "fusion": "the first stage always uses reciprocal rank fusion (the weighted sum was never measured better)",
+    "fusion_weights": "the three first-stage lists count equally; switch one off with dense, sentence_search "
+                      "or lexical",
+    "rrf_k": "reciprocal rank fusion's constant is 60, the usual value",
+    "evidence_cache": "the evidence cache is bounded by evidence_cache_mb alone",
+    "abstain_sentence_below": "the hand-set question rule gave way to the learned one (abstain_learned_above), "
+                              "which abstains more at the same refusals",
+    "abstain_unnamed_below": "the hand-set question rule gave way to the learned one (abstain_learned_above), "
+                             "which abstains more at the same refusals",
+}
+
+
 class StageGroup(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -107,10 +128,9 @@ class CandidateSettings(StageGroup):
         1024.0, ge=0, description="hold the store's chunk and sentence vectors in "
         "memory (exact search, no Chroma round trips) when they fit in this many MB "
         "(~115 MB per 10k chunks); 0: always query Chroma")
-    evidence_cache: Annotated[int, BUILT] = Field(
-        4096, ge=0, description="chunks whose vectors stay in memory (~10 KB each)")
     evidence_cache_mb: Annotated[float, BUILT] = Field(
-        64.0, ge=0, description="... and at most this many MB of them")
+        64.0, ge=0, description="MB of stored chunks' vectors (with their sentences') kept in memory when the "
+        "mirror is off or too small (~10 KB a chunk)")
     caller_cache_mb: Annotated[float, BUILT] = Field(
         16.0, ge=0, description="MB of vectors kept for passages callers send (a client sending the same "
         "passages again embeds them once; new ones on every call cannot grow the service past this)")
@@ -121,12 +141,6 @@ class CandidateSettings(StageGroup):
         True, description="also search sentence vectors, credit their chunk")
     lexical: Annotated[bool, PER_REQUEST] = Field(
         True, description="first stage: search BM25 over chunk texts and titles")
-    fusion: Annotated[Literal["rrf", "weighted"], PER_REQUEST] = Field(
-        "rrf", description="how the first-stage lists merge: reciprocal "
-        "rank fusion, or a weighted sum of max-normalised scores")
-    rrf_k: Annotated[int, PER_REQUEST] = Field(60, ge=1, description="reciprocal rank fusion constant")
-    fusion_weights: Annotated[tuple[float, float, float], PER_REQUEST] = Field(
-        (1.0, 1.0, 1.0), description="dense, sentence, lexical")
     bm25_k1: float = Field(0.9, gt=0, description="BM25 term-frequency saturation")
     bm25_b: float = Field(0.4, ge=0, le=1, description="BM25 length normalisation")
 
@@ -150,8 +164,6 @@ class HopSettings(StageGroup):
 
     hop: Annotated[bool, PER_REQUEST] = Field(
         True, description="lift candidates whose title the question or a top passage names")
-    hop_anchors: int = Field(2, ge=1, le=10, description="top passages whose names the hop follows")
-    hop_weight: float = Field(0.9, ge=0, le=1, description="how far a named passage is lifted toward its anchor")
     hop_budget: Annotated[int | None, PER_REQUEST] = Field(
         350, ge=1, description="when the hop links a passage (a multi-hop question): this token budget, "
                                "score floors off; None keeps the single-answer pruning", json_schema_extra=COST_UP)
@@ -169,8 +181,6 @@ class PruneSettings(StageGroup):
     relative_cut: Annotated[float | None, PER_REQUEST] = Field(
         None, ge=0, le=1, description="drop below this share of the best")
     adaptive_cut: Annotated[bool, PER_REQUEST] = Field(False, description="cut at the largest score gap")
-    adaptive_min_gap: Annotated[float, PER_REQUEST] = Field(
-        0.25, ge=0, le=1, description="with adaptive_cut: the smallest gap that cuts")
     dedup_threshold: Annotated[float | None, PER_REQUEST] = Field(0.95, ge=0, le=1, description="near-duplicate cosine")
     mmr_lambda: Annotated[float | None, PER_REQUEST] = Field(
         None, ge=0, le=1, description="maximal marginal relevance: relevance "
@@ -182,9 +192,6 @@ class PruneSettings(StageGroup):
     weak_passage_floor: Annotated[float | None, PER_REQUEST] = Field(
         0.03, ge=0, le=1, description="a passage whose calibrated score is under this keeps only sentences "
                                        "scoring at least this themselves; None: off")
-    sentence_neighbors: Annotated[int, PER_REQUEST] = Field(
-        0, ge=0, le=5, description="also keep this many sentences either side of a "
-        "kept one")
     passage_weight: Annotated[float, PER_REQUEST] = Field(
         0.0, ge=0, le=1, description="rank sentences by score^(1-w) x their passage's "
         "score^w (the multi-hop pruning uses 0.3, so a bridge passage's sentences count)")
@@ -203,9 +210,6 @@ class PruneSettings(StageGroup):
         0.5, ge=0, le=1, description="with evidence_mass: once the evidence is enough, a kept passage also keeps "
                                       "each of its sentences scoring at least this share of its best one "
                                       "(within token_budget); None: off")
-    evidence_cover: Annotated[bool, PER_REQUEST] = Field(
-        False, description="with evidence_mass: also keep adding until every question "
-        "term found among the candidates is covered")
     cover_names: Annotated[bool, PER_REQUEST] = Field(
         True, description="with evidence_mass: also keep adding until every name and number "
         "in the question found among the candidates is covered (a question "
@@ -225,17 +229,8 @@ class AbstainSettings(StageGroup):
                                        "that the context lacks the answer (from the best kept sentence's answer "
                                        "probability, the best passage's score and whether a name or number of "
                                        "the question is missing) reaches this; claims and keyword queries are "
-                                       "judged by abstain_below alone. None: the two hand-set rules below. "
-                                       "abstain_below=None turns every rule off", json_schema_extra=COST_UP)
-    abstain_sentence_below: Annotated[float | None, PER_REQUEST] = Field(
-        0.05, ge=0, le=1, description="with abstain_learned_above=None: for queries phrased as questions, abstain "
-                                       "when no kept sentence's answer probability reaches this; None: off",
-                                           json_schema_extra=COST_DOWN)
-    abstain_unnamed_below: Annotated[float | None, PER_REQUEST] = Field(
-        0.2, ge=0, le=1, description="with abstain_learned_above=None: for queries phrased as questions, abstain "
-                                      "when a name or number of the question appears nowhere in the context and "
-                                      "no kept sentence's answer probability reaches this; None: off",
-                                          json_schema_extra=COST_DOWN)
+                                       "judged by abstain_below alone. None: abstain_below alone. "
+                                       "abstain_below=None turns both rules off", json_schema_extra=COST_UP)
 
 
 class AnswerSettings(StageGroup):

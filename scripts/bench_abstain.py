@@ -6,7 +6,7 @@ abstain: each question twice, against the whole store (answerable) and against t
 article (a Chroma ``where`` filter on doc_id: unanswerable), through the answer path's own rule
 (``nothing_to_read``): the share of unanswerable questions that abstain and of answerable ones wrongly
 refused, for a grid of ``abstain_learned_above`` (chosen on 300 non-test questions: the most abstaining
-with <= 1.5% refused) and the hand-set rules, beside the refusals on HotpotQA's answerable questions
+with <= 1.5% refused) and the passage rule alone, beside the refusals on HotpotQA's answerable questions
 (titles and plain text; questions 50-99) and, with --scifact-store, SciFact's test claims, and the
 abstentions on those HotpotQA questions with their two supporting paragraphs left out.
 signals: which signal could abstain, measured where it must not: SQuAD non-test questions with and
@@ -91,7 +91,7 @@ def share(ctxs: list[Context], s: Settings) -> float:
 def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_article: dict,
                   scifact_store: str | None) -> None:
     """The learned rule at a grid of thresholds (chosen on train: the most abstaining with <= 1.5% refused)
-    beside the hand-set rules, with refusals on the other sets' answerable questions and abstentions on
+    beside the passage rule alone, with refusals on the other sets' answerable questions and abstentions on
     HotpotQA without its supporting paragraphs (questions 50-99: scripts/train_abstain.py learns on 0-49)."""
     tr_in, tr_out = squad_contexts(p, train, by_article)
     te_in, te_out = squad_contexts(p, test, by_article)
@@ -112,7 +112,7 @@ def bench_abstain(p: Pipeline, train: list[Question], test: list[Question], by_a
         refused = " ".join(f"{share(v, s):5.1f}" for v in answerable.values())
         abstained = " ".join(f"{share(v, s):5.1f}" for v in left_out.values())
         name = (f"learned >= {s.abstain.abstain_learned_above}" if s.abstain.abstain_learned_above is not None else
-                f"hand-set ({s.abstain.abstain_sentence_below}, {s.abstain.abstain_unnamed_below})")
+                "passage rule alone")
         mark = " <- default" if s.abstain.abstain_learned_above == base.abstain.abstain_learned_above else ""
         print(f"{name:>20} | {share(tr_out, s):5.1f} {share(tr_in, s):5.1f} | {share(te_out, s):5.1f} "
               f"{share(te_in, s):5.1f} | {refused} | {abstained}{mark}")

@@ -83,6 +83,29 @@ def test_a_misspelt_or_mistyped_setting_is_explained_in_one_line() -> None:
         Settings().replace(evidence_mas=1.0)
 
 
+def test_a_removed_setting_says_why_it_went(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from rag.errors import InputError
+    from rag.settings import FIELDS, explain
+    from rag.stage_settings import REMOVED
+
+    assert not set(REMOVED) & set(FIELDS)  # a name is either a setting or removed, never both
+    with pytest.raises(InputError, match=r"unknown setting 'rrf_k': it was removed \(reciprocal rank fusion"):
+        Settings().replace(rrf_k=20)
+    toml = tmp_path / "rag.toml"
+    toml.write_text("[prune]\nsentence_neighbors = 1\n")
+    monkeypatch.setenv("RAG_CONFIG", str(toml))
+    with pytest.raises(ValidationError) as e:
+        Settings()
+    assert explain(e.value).startswith("unknown setting 'sentence_neighbors': it was removed (")
+    monkeypatch.delenv("RAG_CONFIG")
+    monkeypatch.setenv("RAG_RRF_K", "20")
+    with pytest.raises(ValidationError) as e:
+        Settings()
+    assert explain(e.value).startswith("unknown setting 'rrf_k': it was removed (")
+
+
 def test_every_setting_says_what_it_does() -> None:
     """`rag config show` and the docs read these: a knob nobody can explain is one nobody can turn."""
     from rag.settings import FIELDS, GROUPS, Settings
@@ -124,9 +147,9 @@ def test_nested_and_flat_names_are_the_same_setting(tmp_path: Path, monkeypatch:
     assert (s.language, s.prune.token_budget, s.prune.max_passages, s.hop.hop) == ("de", 90, 3, False)
     monkeypatch.setenv("RAG_PRUNE__TOKEN_BUDGET", "80")
     monkeypatch.setenv("RAG_MAX_PASSAGES", "4")
-    monkeypatch.setenv("RAG_FUSION_WEIGHTS", "[1, 2, 3]")
+    monkeypatch.setenv("RAG_INGEST_EXCLUDE", '["a.md", "b.md"]')
     s = Settings()
-    assert (s.prune.token_budget, s.prune.max_passages, s.candidates.fusion_weights) == (80, 4, (1.0, 2.0, 3.0))
+    assert (s.prune.token_budget, s.prune.max_passages, s.ingest.ingest_exclude) == (80, 4, ["a.md", "b.md"])
     s = Settings(token_budget=70, hop=True, prune={"max_passages": 5})
     assert (s.prune.token_budget, s.prune.max_passages, s.hop.hop) == (70, 5, True)
     assert s.value("token_budget") == 70 and s.flat()["max_passages"] == 5

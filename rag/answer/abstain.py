@@ -111,9 +111,7 @@ def nothing_to_read(ctx: Context, s: Settings) -> str:
     if best < s.abstain.abstain_below:
         return (f"no passage is relevant (best calibrated score {best:.3f} < abstain_below {s.abstain.abstain_below}; "
                 f"{_ANYWAY})")
-    if answer is None or not is_question(ctx.question):
-        return ""
-    return _thresholds(ctx, answer, s)
+    return ""
 
 
 def _learned(ctx: Context, answer: float, above: float) -> str:
@@ -131,18 +129,3 @@ def _learned(ctx: Context, answer: float, above: float) -> str:
 
 def _listed(names: list[str]) -> str:
     return ", ".join(repr(m) for m in names)
-
-
-def _thresholds(ctx: Context, answer: float, s: Settings) -> str:
-    """The hand-set rules, for ``abstain_learned_above=None``."""
-    if s.abstain.abstain_sentence_below is not None and answer < s.abstain.abstain_sentence_below:
-        return (f"no sentence answers the question (best answer probability {answer:.3f} < "
-                f"abstain_sentence_below {s.abstain.abstain_sentence_below}; {_ANYWAY})")
-    # A weak answer about something else: the store holds a neighbour of what was asked about, not it.
-    if s.abstain.abstain_unnamed_below is not None and answer < s.abstain.abstain_unnamed_below:
-        missing = unmentioned_names(ctx.question, ctx.text)
-        if missing:
-            return (f"the context never mentions {_listed(missing)} and no sentence clearly "
-                    f"answers (best answer probability {answer:.3f} < abstain_unnamed_below "
-                    f"{s.abstain.abstain_unnamed_below}; {_ANYWAY})")
-    return ""

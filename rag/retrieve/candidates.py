@@ -26,9 +26,7 @@ class FusionConfig:
     dense: bool = True
     sentences: bool = True
     lexical: bool = True
-    fusion: str = "rrf"  # rrf | weighted
-    rrf_k: int = 60
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # dense, sentence, lexical
+    rrf_k: int = 60  # reciprocal rank fusion's usual constant
     bm25_k1: float = 0.9
     bm25_b: float = 0.4
 
@@ -36,7 +34,7 @@ class FusionConfig:
     def of(cls, s: Settings) -> FusionConfig:
         c = s.candidates
         return cls(depth=c.candidate_depth, dense=c.dense, sentences=c.sentence_search, lexical=c.lexical,
-                   fusion=c.fusion, rrf_k=c.rrf_k, weights=c.fusion_weights, bm25_k1=c.bm25_k1, bm25_b=c.bm25_b)
+                   bm25_k1=c.bm25_k1, bm25_b=c.bm25_b)
 
 
 @dataclass(frozen=True)
@@ -90,22 +88,12 @@ class LexicalCache:
             self._checked = float("-inf")
 
 
-def fuse(lists: list[list[str]], scores: list[dict[str, float]], cfg: FusionConfig) -> dict[str, float]:
-    """Reciprocal-rank fusion, or a weighted sum of per-list max-normalised scores."""
+def fuse(lists: list[list[str]], cfg: FusionConfig) -> dict[str, float]:
+    """Reciprocal rank fusion of the first stage's ranked lists (an empty list adds nothing)."""
     out: dict[str, float] = {}
-    for w, ids, sc in zip(cfg.weights, lists, scores, strict=True):
-        if not ids:
-            continue
-        if cfg.fusion == "rrf":
-            for r, cid in enumerate(ids):
-                out[cid] = out.get(cid, 0.0) + w / (cfg.rrf_k + r + 1)
-        elif cfg.fusion == "weighted":
-            vals = np.array([sc[c] for c in ids])
-            lo, hi = float(vals.min()), float(vals.max())
-            for cid in ids:
-                out[cid] = out.get(cid, 0.0) + w * ((sc[cid] - lo) / (hi - lo) if hi > lo else 1.0)
-        else:
-            raise ValueError(f"unknown fusion {cfg.fusion!r}: choose rrf or weighted")
+    for ids in lists:
+        for r, cid in enumerate(ids):
+            out[cid] = out.get(cid, 0.0) + 1.0 / (cfg.rrf_k + r + 1)
     return out
 
 
@@ -183,7 +171,7 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
         chunks.update((cid, snap.chunks[mirror.row[cid]]) for cid in missing)
     elif missing:
         chunks.update((c.id, c) for c in store.chunks(missing))
-    fused = fuse([dense.ids, sent.ids, bm25.ids], [dense.scores, sent.scores, bm25.scores], cfg)
+    fused = fuse([dense.ids, sent.ids, bm25.ids], cfg)
     best = sorted(chunks.values(), key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
     return [c.candidate(_signals(c.id, fused.get(c.id, 0.0), dense, sent, bm25)) for c in best]
 

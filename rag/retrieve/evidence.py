@@ -23,10 +23,10 @@ from rag.types import Candidate
 
 
 class _Bounded:
-    """Least-recently-used evidence, at most ``max_items`` entries and ``max_mb`` megabytes of vectors."""
+    """Least-recently-used evidence, at most ``max_mb`` megabytes of vectors."""
 
-    def __init__(self, max_items: int, max_mb: float) -> None:
-        self.max_items, self.most = max_items, max_mb * 1e6
+    def __init__(self, max_mb: float) -> None:
+        self.most = max_mb * 1e6
         self.items: OrderedDict[str, Evidence] = OrderedDict()
         self.bytes = 0
 
@@ -45,17 +45,16 @@ class _Bounded:
             old = self.items.pop(key, None)
             self.bytes += _nbytes(ev) - (_nbytes(old) if old is not None else 0)
             self.items[key] = ev
-        while self.items and (len(self.items) > self.max_items or self.bytes > self.most):
+        while self.items and self.bytes > self.most:
             _, gone = self.items.popitem(last=False)
             self.bytes -= _nbytes(gone)
 
 
 class EvidenceSource:
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], *, max_items: int, max_mb: float,
-                 caller_mb: float) -> None:
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], *, max_mb: float, caller_mb: float) -> None:
         self._encode = encode
         self._lock = threading.Lock()
-        self._caches = {"stored": _Bounded(max_items, max_mb), "caller": _Bounded(max_items, caller_mb)}
+        self._caches = {"stored": _Bounded(max_mb), "caller": _Bounded(caller_mb)}
         self._lookups: dict[str, tuple[int, int]] = {"mirror": (0, 0), "evidence": (0, 0)}  # (hits, lookups)
 
     @property

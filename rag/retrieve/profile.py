@@ -1,10 +1,10 @@
-"""What selection takes from the settings beyond ``PruneConfig``: the multi-hop profile (the pruning a
+"""What selection takes beyond the prune group: the multi-hop profile (the pruning a
 question gets once the hop linked two passages) and the question terms the evidence must cover."""
 from __future__ import annotations
 
 from typing import Any
 
-from rag.retrieve.features import Idf, query_terms
+from rag.retrieve.features import Idf
 from rag.settings import Settings
 from rag.text import named_terms
 
@@ -23,7 +23,6 @@ def multi_hop_settings(s: Settings) -> Settings:
 
 
 def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:
-    """The question terms the evidence must cover before selection may stop (term -> IDF)."""
-    if s.prune.evidence_cover:
-        return query_terms(question, idf)
+    """The question's names and numbers, which the evidence must cover before selection may stop (term ->
+    IDF; none with cover_names off)."""
     return {t: idf(t) for t in named_terms(question)} if s.prune.cover_names else {}

@@ -12,15 +12,24 @@ from collections.abc import Callable
 
 import numpy as np
 
-from rag.retrieve.selection import PruneConfig, Selection, added_texts, pairwise_cosines
+from rag.retrieve.selection import Selection, added_texts, pairwise_cosines
+from rag.stage_settings import PruneSettings
 from rag.text import term_tuple
 from rag.types import Candidate, Drop, Passage, StageTrace
 
 Count = Callable[[str], int]
+# The adaptive cut looks for the largest score gap among the top eight, and cuts only at a gap this wide.
+ADAPTIVE_WINDOW = 8
+ADAPTIVE_MIN_GAP = 0.25
 
 
 class Pruner:
-    def __init__(self, config: PruneConfig, count: Count, question_terms: dict[str, float] | None = None, *,
+    """Pruning as the prune group configures it (``settings.prune``, or the multi-hop profile's).
+
+    ``question_terms`` (term -> IDF): with ``evidence_mass``, selection goes on until every one found among
+    the candidates is covered (``profile.cover_terms``: the question's names and numbers)."""
+
+    def __init__(self, config: PruneSettings, count: Count, question_terms: dict[str, float] | None = None, *,
                  leads: dict[str, str | None] | None = None) -> None:
         self.cfg = config
         self._count = count
@@ -139,10 +148,10 @@ class Pruner:
                         for i in kept if i.score < limit]
             kept = [i for i in kept if i.score >= limit]
         if self.cfg.adaptive_cut and len(kept) > 1:
-            window = kept[:self.cfg.adaptive_window]
+            window = kept[:ADAPTIVE_WINDOW]
             gaps = [window[j].score - window[j + 1].score for j in range(len(window) - 1)]
             j = int(np.argmax(gaps))
-            if gaps[j] >= self.cfg.adaptive_min_gap:
+            if gaps[j] >= ADAPTIVE_MIN_GAP:
                 cut = window[j + 1].score
                 notes.append(f"largest gap {gaps[j]:.3f} after rank {j + 1}")
                 dropped += [Drop(i.cand.id, f"below the largest score gap (score {i.score:.3f} <= {cut:.3f})")
@@ -191,7 +200,6 @@ class Pruner:
 
     def sentences(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         t = self.cfg.sentence_min_score
-        n = self.cfg.sentence_neighbors
         dropped: list[Drop] = []
         kept_items: list[Selection] = []
         dropped_sentences = 0
@@ -208,8 +216,6 @@ class Pruner:
             if weak is not None and it.score < weak:
                 floor = max(t, weak)
             chosen = {i for i, s in enumerate(scores) if s >= floor}
-            for i in list(chosen):
-                chosen.update(j for j in range(i - n, i + n + 1) if 0 <= j < len(scores))
             dropped_sentences += len(scores) - len(chosen)
             it.keep = sorted(chosen)
             it.unit_scores = {i: scores[i] for i in it.keep}
@@ -236,7 +242,7 @@ class Pruner:
         full = {id(it): list(it.keep) for it in items}
         for it in items:
             it.keep = []
-        cover = target is not None and self.cfg.evidence_cover  # terms are only looked at when they count
+        cover = target is not None and bool(self.q_terms)  # terms are only looked at when they count
         coverable = set().union(*(self._terms(it, idx) for _, _, it, idx in units)) if cover else set()
         covered: set[str] = set()
         mass, over, enough = 0.0, 0, ""
@@ -245,7 +251,7 @@ class Pruner:
         for sc, _, it, idx in units:
             if target is not None and mass >= target and covered >= coverable:
                 enough = f"stopped: evidence enough (scores add up to {mass:.2f} >= {target}" + (
-                    ", every question term found is covered)" if cover else ")")
+                    ", every name of the question found is covered)" if cover else ")")
                 break
             if all(i in it.keep for i in idx):
                 continue

@@ -26,7 +26,7 @@ from rag.retrieve.features import Evidence, Idf
 from rag.retrieve.hop import cut_from_documents, multi_hop_links, named_leads, openings_first, second_hop
 from rag.retrieve.passages import PassageInput, to_candidates
 from rag.retrieve.profile import cover_terms, multi_hop_settings
-from rag.retrieve.prune import PruneConfig, Pruner
+from rag.retrieve.prune import Pruner
 from rag.retrieve.rerank import Reranker, score_sentences
 from rag.settings import Settings
 from rag.text import embed_text
@@ -166,7 +166,7 @@ class Candidates:
 
     def _route(self, lexical: LexicalCache) -> str:
         c = self.settings.candidates
-        note = f"{c.fusion} fusion of " + ", ".join(
+        note = "rrf fusion of " + ", ".join(
             n for n, on in (("dense", c.dense), ("sentences", c.sentence_search), ("bm25", c.lexical)) if on)
         if c.dense or c.sentence_search:  # which vector search answered: it decides how latency scales
             mirrored = lexical.snapshot().vectors is not None and not self.where
@@ -210,7 +210,7 @@ class Hop:
         if s.rerank.reranker == "none":
             return Step(pool, [line(self.name, n, n, pool.tokens, pool.tokens, "skipped: reranker=none leaves "
                                     "the scores uncalibrated, and the hop's lifts are measured in calibrated scores")])
-        hop = second_hop(pool.question, pool.candidates, anchors=h.hop_anchors, weight=h.hop_weight, idf=pool.idf)
+        hop = second_hop(pool.question, pool.candidates, idf=pool.idf)
         leads = named_leads(hop.ranked, hop.lifts, h.hop_openings) if h.hop_openings is not None else {}
         note = f"{len(hop.lifts)} passage(s) lifted: " + "; ".join(f"{d.id}: {d.reason}" for d in hop.lifts)
         if hop.lifts and cut_from_documents(hop.ranked):
@@ -265,7 +265,7 @@ class Prune:
 
     def run(self, pool: Pool) -> Step:
         s, (_, idf) = pool.profile or self.settings, pool.scored()
-        pruner = Pruner(PruneConfig.of(s), self.count, cover_terms(pool.question, idf, s), leads=pool.leads)
+        pruner = Pruner(s.prune, self.count, cover_terms(pool.question, idf, s), leads=pool.leads)
         kept, lines = pruner.run(pool.candidates, pool.vectors)
         return Step(replace(pool, kept=kept), lines, stop_reason=pruner.stop_reason)
 

@@ -1,4 +1,4 @@
-"""Whether a context is worth a model call: the learned rule, the hand-set thresholds, and text the
+"""Whether a context is worth a model call: the learned rule, the passage floor, and text the
 scorers cannot judge (rag/answer/abstain.py)."""
 from __future__ import annotations
 
@@ -78,47 +78,32 @@ def test_the_abstain_model_is_trained_on_its_declared_features_and_four_sets() -
     assert Settings().abstain.abstain_learned_above == model["threshold"]
 
 
-def test_a_question_no_kept_sentence_answers_abstains_and_a_claim_does_not() -> None:
+def test_without_the_learned_rule_the_passage_score_alone_decides() -> None:
     from rag.pipeline import nothing_to_read
     from rag.settings import Settings
 
+    s = Settings(store_path="/nonexistent")
+
+    def why(question: str, answer: float, passage: float, **overrides: object) -> str:
+        return nothing_to_read(_quokka_context(question, answer, passage), s.replace(**overrides))
+
+    assert "abstain_learned_above" in why("Do quokkas live on Tasmania?", 0.03, 0.15)
+    assert "abstain_learned_above" in why("in what year did quokkas reach tasmania", 0.03, 0.15)  # no "?" needed
+    assert why("Do quokkas live on Tasmania?", 0.03, 0.15, abstain_learned_above=None) == ""  # passage 0.15
+    low = why("Do quokkas live on Tasmania?", 0.03, 0.05, abstain_learned_above=None)
+    assert "abstain_below 0.1" in low and "abstain_learned_above" not in low
+    assert why("Do quokkas live on Tasmania?", 0.03, 0.05, abstain_below=None) == ""  # the caller asks anyway
     text = "Quokkas live on Rottnest Island. They are marsupials."
-    weak = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12,
-                   sentences=[(0, 32, 0.03), (33, len(text), 0.04)])
-    # the hand-set rules: abstain_below 0.1, abstain_sentence_below 0.05
-    s = Settings(store_path="/nonexistent", abstain_learned_above=None)
-
-    def why(question: str, passage: Passage = weak, **overrides: object) -> str:
-        return nothing_to_read(Context(question, [passage], 12, Trace()), s.replace(**overrides))
-
-    assert "abstain_sentence_below" in why("How long do quokkas live?")
-    assert "abstain_sentence_below" in why("in what year did quokkas reach the island")  # no "?" needed
-    assert why("Quokkas are marsupials.") == ""           # a claim: the passage score alone decides
-    assert why("How long do quokkas live?", abstain_sentence_below=0.03) == ""
-    assert why("How long do quokkas live?", abstain_below=None) == ""  # the caller asks to call anyway
-    unscored = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12)
-    assert why("How long do quokkas live?", unscored) == ""  # no sentence scores: nothing to judge by
-    assert "abstain_below" in why("Quokkas are marsupials.", Passage("q", "q", "q.md", "", text, 0.05,
-                                                                     [(0, len(text))], 12))
+    unscored = Context("How long do quokkas live?", [Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12)],
+                       12, Trace())
+    assert nothing_to_read(unscored, s) == ""  # no sentence scores: nothing to judge by
 
 
-def test_a_weak_answer_about_an_unnamed_thing_abstains_and_a_misspelt_name_does_not() -> None:
-    from rag.pipeline import nothing_to_read
-    from rag.settings import Settings
+def test_the_names_a_context_never_mentions() -> None:
+    from rag.text import unmentioned_names
 
     text = "Quokkas live on Rottnest Island. They are marsupials."
-    s = Settings(store_path="/nonexistent", abstain_learned_above=None)  # abstain_unnamed_below 0.2
-
-    def why(question: str, best: float = 0.15, **overrides: object) -> str:
-        p = Passage("q", "q", "q.md", "", text, 0.6, [(0, len(text))], 12,
-                    sentences=[(0, 32, best), (33, len(text), 0.01)])
-        return nothing_to_read(Context(question, [p], 12, Trace()), s.replace(**overrides))
-
-    assert "never mentions 'Tasmania'" in why("Do quokkas live on Tasmania?")
-    assert "'1850'" in why("Did quokkas reach Rottnest Island in 1850?")
-    assert why("Do quokkas live on Rottnest Island?") == ""      # every name is in the context
-    assert why("Do quokkas live on Rottnes Island?") == ""       # a one-letter slip still names it
-    assert why("Do quokkas live on Tasmania?", best=0.25) == ""  # a sentence answers well enough
-    assert why("Do quokkas live on Tasmania?", abstain_unnamed_below=None) == ""
-    assert why("Do quokkas live on Tasmania?", abstain_below=None) == ""
-    assert why("Quokkas live on Tasmania.") == ""                # a claim: the passage score alone decides
+    assert unmentioned_names("Do quokkas live on Tasmania?", text) == ["Tasmania"]
+    assert unmentioned_names("Did quokkas reach Rottnest Island in 1850?", text) == ["1850"]
+    assert unmentioned_names("Do quokkas live on Rottnest Island?", text) == []  # every name is there
+    assert unmentioned_names("Do quokkas live on Rottnes Island?", text) == []   # a one-letter slip names it

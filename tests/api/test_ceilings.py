@@ -69,7 +69,6 @@ OPERATORS = st.fixed_dictionaries({
     "token_budget": st.none() | st.integers(1, 5000), "hop_budget": st.none() | st.integers(1, 5000),
     "max_passages": st.none() | st.integers(1, 50), "candidate_depth": st.integers(1, 300),
     "abstain_below": st.none() | st.floats(0, 1), "abstain_learned_above": st.none() | st.floats(0, 1),
-    "abstain_sentence_below": st.none() | st.floats(0, 1), "abstain_unnamed_below": st.none() | st.floats(0, 1),
     "api_override_limits": st.dictionaries(st.sampled_from(["token_budget", "candidate_depth"]),
                                            st.floats(1, 10_000), max_size=2),
 })
@@ -78,7 +77,6 @@ REQUESTS = st.fixed_dictionaries({}, optional={
     "token_budget": st.none() | st.integers(1, 20_000), "hop_budget": st.none() | st.integers(1, 20_000),
     "max_passages": st.none() | st.integers(1, 60), "candidate_depth": st.integers(1, 1000),
     "abstain_below": st.none() | st.floats(0, 1), "abstain_learned_above": st.none() | st.floats(0, 1),
-    "abstain_sentence_below": st.none() | st.floats(0, 1), "abstain_unnamed_below": st.none() | st.floats(0, 1),
 })
 
 

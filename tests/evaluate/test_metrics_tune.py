@@ -143,9 +143,9 @@ def test_overcomplication_by_hand() -> None:
 
 
 def test_toggle_names_with_lists() -> None:
-    grid = {"fusion_weights": [[1.0, 1.0, 1.0], [1.0, 0.5, 1.0]], "rrf_k": [20, 60]}
+    grid = {"ingest_exclude": [["a.md"], ["a.md", "b.md"]], "candidate_depth": [20, 60]}
     spec = Spec("t", {"kind": "corpus"}, grid=grid)
-    rows = [{"config": n, "qid": f"q{i}", "ndcg@10": 0.5 + 0.1 * (o["fusion_weights"][1] == 0.5)}
+    rows = [{"config": n, "qid": f"q{i}", "ndcg@10": 0.5 + 0.1 * (len(o["ingest_exclude"]) == 2)}
             for n, o in spec.configurations() for i in range(5)]
     effects = toggle_effects(rows, grid, "ndcg@10")
     assert effects[0]["diff"] == pytest.approx(0.1) and effects[0]["n"] == 10 and effects[1]["diff"] == 0

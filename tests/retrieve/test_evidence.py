@@ -29,7 +29,7 @@ def _caller(i: int, sentences: int = 3) -> Candidate:
 
 def test_a_caller_passage_is_encoded_once_whatever_its_id(embedder) -> None:
     encode = Counting(embedder)
-    ev = EvidenceSource(encode, max_items=100, max_mb=1, caller_mb=1)
+    ev = EvidenceSource(encode, max_mb=1, caller_mb=1)
     first = ev.computed([_caller(0)])["p0"]
     assert encode.texts == 1 + 3  # the passage and its three sentences
     again = ev.computed([Candidate(id="other-id", text=_caller(0).text)])["other-id"]
@@ -39,7 +39,7 @@ def test_a_caller_passage_is_encoded_once_whatever_its_id(embedder) -> None:
 
 
 def test_caller_passages_are_bounded_by_their_own_megabytes(embedder) -> None:
-    ev = EvidenceSource(Counting(embedder), max_items=1000, max_mb=1, caller_mb=0.02)  # ~13 vectors
+    ev = EvidenceSource(Counting(embedder), max_mb=1, caller_mb=0.02)  # ~13 vectors
     for i in range(10):
         ev.computed([_caller(i)])
     assert 0 < ev.nbytes <= 20_000
@@ -52,7 +52,7 @@ def test_a_flood_of_caller_passages_leaves_the_stored_evidence_alone(tmp_path, e
                                  text=f"Note {i}: quokkas live on Rottnest Island. They eat leaves.")
                         for i in range(6)])
     stored = p.search("Where do quokkas live?", k=6)
-    ev = EvidenceSource(Counting(embedder), max_items=1000, max_mb=1, caller_mb=0.02)
+    ev = EvidenceSource(Counting(embedder), max_mb=1, caller_mb=0.02)
     got = ev.stored(stored, p.store(), None)
     assert set(got) == {c.id for c in stored} and len(ev.held("stored")) == len(stored)
     for i in range(20):

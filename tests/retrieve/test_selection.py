@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.retrieve.selection import PruneConfig, Selection, added_texts, pairwise_cosines
-from rag.settings import Settings
+from rag.retrieve.selection import Selection, added_texts, pairwise_cosines
 from rag.types import Candidate
 
 TEXT = "One. Two. Three."
@@ -35,9 +34,3 @@ def test_cosines_of_items_without_a_vector_are_minus_infinity() -> None:
     assert np.isneginf(none).all()
 
 
-def test_the_config_carries_the_settings_values() -> None:
-    s = Settings()
-    cfg = PruneConfig.of(s)
-    p = s.prune
-    assert (cfg.token_budget, cfg.min_score, cfg.evidence_mass) == (p.token_budget, p.min_score, p.evidence_mass)
-    assert PruneConfig.of(s.replace(token_budget=77)).token_budget == 77
