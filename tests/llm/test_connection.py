@@ -2,11 +2,14 @@
 help, points at the setting to change for its role (answers or embeddings), and never shows the key."""
 from __future__ import annotations
 
+import email.utils
+import time
+
 import httpx
 import openai
 import pytest
 
-from rag.llm.connection import Connection, EndpointConfig
+from rag.llm.connection import Connection, EndpointConfig, _retry_after
 from rag.llm.errors import LLMAuthError, LLMBadRequest, LLMNotFound, LLMRateLimited, LLMTimeout, LLMUnavailable
 
 KEY = "sk-secret-0123456789abcdef"
@@ -58,3 +61,15 @@ def test_retries_stop_at_the_limit_and_honour_retry_after() -> None:
     with pytest.raises(LLMRateLimited):
         too_long.call(slow_down)
     assert len(calls) == 1  # a Retry-After past max_wait is not waited for
+
+
+def test_retry_after_forms() -> None:
+    class R:
+        def __init__(self, headers):
+            self.headers = headers
+
+    assert _retry_after(R({"retry-after": "3"})) == 3.0
+    assert _retry_after(R({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    date = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8 <= _retry_after(R({"retry-after": date})) <= 10.5
+    assert _retry_after(R({"retry-after": "soon"})) is None and _retry_after(R({})) is None
