@@ -171,11 +171,13 @@ class Pipeline:
                                   store=self.store(create=True), progress=progress)
 
         try:
-            if workers > 1:
-                return ingest_in_workers(paths, settings=self.settings, workers=workers, finish=run)
-            return run()
+            report = (ingest_in_workers(paths, settings=self.settings, workers=workers, finish=run)
+                      if workers > 1 else run())
         finally:
             self._written()
+        with using(self.settings.language):  # a large store's BM25 index is saved now, not at the first question
+            self._lexical(self.settings).prepare()
+        return report
 
     def ingest_documents(self, documents: Sequence[Document]) -> IngestReport:
         """Add or update documents given as text; each one replaces its earlier version."""

@@ -41,9 +41,6 @@ def _requestable() -> list[str]:
 # Settings that were removed, each with why and what now stands in its place: a rag.toml, variable or request
 # still naming one gets this reason, not a bare "unknown setting". BENCHMARKS "Knobs removed" has the figures.
 REMOVED: dict[str, str] = {
-    "evidence_cover": "covering every question term never beat cover_names (names and numbers), which stays",
-    "sentence_neighbors": "keeping a kept sentence's neighbours only added tokens in every tuning run; "
-                          "evidence_siblings keeps a passage's near-best sentences instead",
     "adaptive_min_gap": "adaptive_cut cuts at a gap of at least 0.25 (the value no run moved)",
     "hop_anchors": "the hop follows the names of the top two passages (fixed; never tuned away from 2)",
     "hop_weight": "a named passage is lifted 0.9 of the way to its anchor (fixed; never tuned)",
@@ -192,6 +189,9 @@ class PruneSettings(StageGroup):
     weak_passage_floor: Annotated[float | None, PER_REQUEST] = Field(
         0.03, ge=0, le=1, description="a passage whose calibrated score is under this keeps only sentences "
                                        "scoring at least this themselves; None: off")
+    sentence_neighbors: Annotated[int, PER_REQUEST] = Field(
+        0, ge=0, le=5, description="also keep this many sentences either side of a "
+        "kept one")
     passage_weight: Annotated[float, PER_REQUEST] = Field(
         0.0, ge=0, le=1, description="rank sentences by score^(1-w) x their passage's "
         "score^w (the multi-hop pruning uses 0.3, so a bridge passage's sentences count)")
@@ -210,6 +210,9 @@ class PruneSettings(StageGroup):
         0.5, ge=0, le=1, description="with evidence_mass: once the evidence is enough, a kept passage also keeps "
                                       "each of its sentences scoring at least this share of its best one "
                                       "(within token_budget); None: off")
+    evidence_cover: Annotated[bool, PER_REQUEST] = Field(
+        False, description="with evidence_mass: also keep adding until every question "
+        "term found among the candidates is covered (SQuAD: +3 points kept for +58% tokens)")
     cover_names: Annotated[bool, PER_REQUEST] = Field(
         True, description="with evidence_mass: also keep adding until every name and number "
         "in the question found among the candidates is covered (a question "

@@ -32,6 +32,7 @@ def main() -> None:
         "sentence_min_score": [0.0, 0.05],
         "adaptive_cut": [True, False],
         "min_score": [None, 0.02],
+        "sentence_neighbors": [0],
     }
     print(f"{len(qs)} SQuAD non-test questions")
     for values in itertools.product(*grid.values()):

@@ -94,11 +94,11 @@ def test_a_removed_setting_says_why_it_went(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(InputError, match=r"unknown setting 'rrf_k': it was removed \(reciprocal rank fusion"):
         Settings().replace(rrf_k=20)
     toml = tmp_path / "rag.toml"
-    toml.write_text("[prune]\nsentence_neighbors = 1\n")
+    toml.write_text("[prune]\nadaptive_min_gap = 0.1\n")
     monkeypatch.setenv("RAG_CONFIG", str(toml))
     with pytest.raises(ValidationError) as e:
         Settings()
-    assert explain(e.value).startswith("unknown setting 'sentence_neighbors': it was removed (")
+    assert explain(e.value).startswith("unknown setting 'adaptive_min_gap': it was removed (")
     monkeypatch.delenv("RAG_CONFIG")
     monkeypatch.setenv("RAG_RRF_K", "20")
     with pytest.raises(ValidationError) as e:

@@ -14,6 +14,7 @@ from rag.index.chroma import META_PREFIX, StoreBusy, StoreConfig, StoreError, cl
 from rag.index.mirror import VectorMirror
 from rag.index.records import SourceState, StoredChunk, chunk_metas, chunks_of, stored_chunk
 from rag.settings import Settings
+from rag.text import embed_text
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -96,13 +97,33 @@ class Store:
         out.sort(key=lambda c: c.id)
         return out
 
+    def fits_mirror(self, max_bytes: float) -> bool:
+        """Whether the chunks' and sentences' vectors fit in ``max_bytes`` (float32 rows and their float16
+        copy, see mirror.py)."""
+        dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
+        return (self.count() + self.sentences.count()) * dim * 6 <= max_bytes
+
+    def lexical_texts(self) -> tuple[list[str], list[str]]:
+        """Every chunk's id and lexical text (title and text), sorted by id, without keeping the chunks."""
+        rows = [(cid, embed_text(str(meta.get("title", "")), doc or ""))
+                for got in self._pages(["metadatas", "documents"])
+                for cid, meta, doc in zip(got["ids"], got["metadatas"], got["documents"], strict=True)]
+        rows.sort()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def derived_dir(self) -> Path:
+        """Where data derived from this collection is kept (the saved BM25 index): beside an embedded store's
+        folder, or beside ``store_path`` named for the server."""
+        c = self.config
+        name = f"{c.host}-{c.port}-{c.collection}" if c.host else c.collection
+        return Path(f"{c.path}.derived") / name
+
     def mirror(self, max_bytes: float) -> tuple[list[StoredChunk], VectorMirror | None]:
         """All chunks sorted by id and, when their vectors and their sentences' fit in ``max_bytes``, the
         vectors too (one pass over each collection)."""
-        n, m = self.count(), self.sentences.count()
-        dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
-        if (n + m) * dim * 6 > max_bytes:  # float32 rows and their float16 copy (see mirror.py)
+        if not self.fits_mirror(max_bytes):
             return self.all_chunks(), None
+        dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
         rows: list[tuple[StoredChunk, np.ndarray]] = []
         for got in self._pages(["metadatas", "documents", "embeddings"]):
             rows += [(stored_chunk(cid, meta, doc), emb) for cid, meta, doc, emb in

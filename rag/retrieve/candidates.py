@@ -1,10 +1,13 @@
 """First stage: dense (chunks and sentences) and lexical BM25, fused into N candidates."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -12,12 +15,14 @@ from rag.index.lexical import LexicalIndex
 from rag.index.mirror import VectorMirror
 from rag.index.records import StoredChunk
 from rag.index.store import Store
+from rag.language import current
 from rag.memo import give_back_memory
 from rag.settings import Settings
-from rag.text import embed_text
+from rag.text import embed_text, text_processing
 from rag.types import Candidate
 
 log = logging.getLogger(__name__)
+FORMAT = 1  # of the saved BM25 index: a change to what is saved changes it, so old folders are not read
 
 
 @dataclass
@@ -49,7 +54,12 @@ class LexicalSnapshot:
 
 class LexicalCache:
     """The BM25 index of a store (and its vector mirror), rebuilt when an ingest changed the collection
-    (checked at most twice a second)."""
+    (checked at most twice a second).
+
+    A store whose vectors fit ``mirror_mb`` is held whole: its chunks, their vectors and BM25. A larger one
+    keeps only BM25 in this process, saved under the store's ``derived_dir`` for its version, so the next
+    process maps it from disk instead of reading every chunk out of Chroma (at 1M chunks, minutes and
+    gigabytes of Chroma's memory); its chunks are read by id as candidates need them."""
 
     def __init__(self, store: Store, *, k1: float, b: float, refresh_seconds: float = 0.5,
                  mirror_mb: float = 0.0) -> None:
@@ -68,18 +78,52 @@ class LexicalCache:
             self._checked = now
             if self._snapshot is None or self._snapshot.index.fingerprint != fp:
                 t0 = time.perf_counter()
-                listed, mirror = self.store.mirror(self.mirror_bytes)
-                chunks = tuple(listed)
-                index = LexicalIndex([c.id for c in chunks], [embed_text(c.title, c.text) for c in chunks],
-                                     k1=self.k1, b=self.b, fingerprint=fp)
-                self._snapshot = LexicalSnapshot(index, chunks, mirror)
-                del listed
+                self._snapshot = self._read(fp)
                 give_back_memory(force=True)  # reading the store leaves freed pages (10k chunks: 165 MB)
-                log.info("lexical index rebuilt: %d chunks in %.2f s", len(chunks), time.perf_counter() - t0)
+                log.info("lexical index ready: %d chunks in %.2f s", self._snapshot.index.n, time.perf_counter() - t0)
             return self._snapshot
+
+    def _read(self, fp: str) -> LexicalSnapshot:
+        if self.store.fits_mirror(self.mirror_bytes):
+            listed, mirror = self.store.mirror(self.mirror_bytes)
+            index = LexicalIndex([c.id for c in listed], [embed_text(c.title, c.text) for c in listed],
+                                 k1=self.k1, b=self.b, fingerprint=fp)
+            return LexicalSnapshot(index, tuple(listed), mirror)
+        if not fp:  # a store without a version mark: a saved index could not tell when it went stale
+            ids, texts = self.store.lexical_texts()
+            return LexicalSnapshot(LexicalIndex(ids, texts, k1=self.k1, b=self.b), ())
+        folder = self.saved_at(fp)
+        if (folder / "meta.json").exists():
+            try:
+                return LexicalSnapshot(LexicalIndex.load(folder), ())
+            except (OSError, ValueError, KeyError):
+                log.warning("the saved BM25 index in %s is unreadable: rebuilding it", folder, exc_info=True)
+        ids, texts = self.store.lexical_texts()
+        index = LexicalIndex(ids, texts, k1=self.k1, b=self.b, fingerprint=fp)
+        del texts
+        try:
+            index.save(folder)
+            for old in folder.parent.iterdir():  # earlier versions: a process still mapping one keeps its pages
+                if old != folder and not old.name.startswith("."):
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            log.warning("could not save the BM25 index to %s: the next process rebuilds it", folder, exc_info=True)
+        return LexicalSnapshot(index, ())
+
+    def saved_at(self, fp: str) -> Path:
+        """The folder of the saved index for store version ``fp``: the version, BM25's parameters and how
+        terms are made (language and stemmer) all name it, since each changes the index."""
+        how = hashlib.blake2b(f"{self.k1}|{self.b}|{current().code}|{text_processing()}|{FORMAT}".encode(),
+                              digest_size=6).hexdigest()
+        return self.store.derived_dir() / "bm25" / f"{fp}-{how}"
 
     def get(self) -> LexicalIndex:
         return self.snapshot().index
+
+    def prepare(self) -> None:
+        """After an ingest: build and save a large store's index (a store held whole builds on first use)."""
+        if not self.store.fits_mirror(self.mirror_bytes):
+            self.snapshot()
 
     def invalidate(self) -> None:
         """This process wrote the store: the next query checks its version at once (another process's
@@ -150,8 +194,10 @@ def lexical_ranking(question: str, store: Store, snap: LexicalSnapshot, depth: i
         mask = np.array([1.0 if i in allowed else 0.0 for i in index.ids], dtype=np.float32)
     out = Ranking()
     for row, sc in index.search(question, depth, allowed=mask):
-        chunks.setdefault(index.ids[row], snap.chunks[row])
-        out.add(index.ids[row], sc)
+        cid = str(index.ids[row])
+        if snap.chunks:  # held whole; a large store's chunks are read by id afterwards
+            chunks.setdefault(cid, snap.chunks[row])
+        out.add(cid, sc)
     return out
 
 
@@ -166,11 +212,12 @@ def first_stage(question: str, qvec: np.ndarray, store: Store, lexical: LexicalC
     bm25 = (lexical_ranking(question, store, snap, cfg.depth, where, chunks)
             if cfg.lexical and snap is not None else Ranking())
     sent = sentence_ranking(qvec, store, mirror, cfg.depth, where) if cfg.sentences else Ranking()
-    missing = [cid for cid in sent.ids if cid not in chunks]
+    missing = [cid for cid in dict.fromkeys([*bm25.ids, *sent.ids]) if cid not in chunks]
     if missing and mirror is not None and snap is not None:
         chunks.update((cid, snap.chunks[mirror.row[cid]]) for cid in missing)
-    elif missing:
-        chunks.update((c.id, c) for c in store.chunks(missing))
+    elif missing:  # in this order, as ties go to the first seen; a chunk deleted since is left out
+        found = {c.id: c for c in store.chunks(missing)}
+        chunks.update((cid, found[cid]) for cid in missing if cid in found)
     fused = fuse([dense.ids, sent.ids, bm25.ids], cfg)
     best = sorted(chunks.values(), key=lambda c: -fused.get(c.id, 0.0))[:cfg.depth]
     return [c.candidate(_signals(c.id, fused.get(c.id, 0.0), dense, sent, bm25)) for c in best]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.retrieve.features import Idf
+from rag.retrieve.features import Idf, query_terms
 from rag.settings import Settings
 from rag.text import named_terms
 
@@ -23,6 +23,8 @@ def multi_hop_settings(s: Settings) -> Settings:
 
 
 def cover_terms(question: str, idf: Idf, s: Settings) -> dict[str, float]:
-    """The question's names and numbers, which the evidence must cover before selection may stop (term ->
-    IDF; none with cover_names off)."""
+    """The question terms the evidence must cover before selection may stop (term -> IDF): all of them with
+    evidence_cover, its names and numbers with cover_names, else none."""
+    if s.prune.evidence_cover:
+        return query_terms(question, idf)
     return {t: idf(t) for t in named_terms(question)} if s.prune.cover_names else {}

@@ -200,6 +200,7 @@ class Pruner:
 
     def sentences(self, items: list[Selection]) -> tuple[list[Selection], list[Drop], str]:
         t = self.cfg.sentence_min_score
+        n = self.cfg.sentence_neighbors
         dropped: list[Drop] = []
         kept_items: list[Selection] = []
         dropped_sentences = 0
@@ -216,6 +217,8 @@ class Pruner:
             if weak is not None and it.score < weak:
                 floor = max(t, weak)
             chosen = {i for i, s in enumerate(scores) if s >= floor}
+            for i in list(chosen):
+                chosen.update(j for j in range(i - n, i + n + 1) if 0 <= j < len(scores))
             dropped_sentences += len(scores) - len(chosen)
             it.keep = sorted(chosen)
             it.unit_scores = {i: scores[i] for i in it.keep}
@@ -251,7 +254,7 @@ class Pruner:
         for sc, _, it, idx in units:
             if target is not None and mass >= target and covered >= coverable:
                 enough = f"stopped: evidence enough (scores add up to {mass:.2f} >= {target}" + (
-                    ", every name of the question found is covered)" if cover else ")")
+                    ", every question term found is covered)" if cover else ")")
                 break
             if all(i in it.keep for i in idx):
                 continue

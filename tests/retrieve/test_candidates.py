@@ -56,3 +56,61 @@ def test_candidates_are_fused_best_first_with_the_signals_that_found_them(store_
 def test_a_filter_holds_in_every_retriever(store_path, embedder) -> None:
     got = _first(store_path, embedder, 1024.0, where={"source": "api:koalas"})
     assert [c.source for c in got] == ["api:koalas"]
+
+
+def test_a_large_stores_bm25_is_saved_and_mapped_by_the_next_process(tmp_path, embedder, monkeypatch) -> None:  # noqa: ANN001
+    from rag.index.store import Store
+
+    path = tmp_path / "store"
+    p = Pipeline(Settings(store_path=path, vector_mirror_mb=0.0), embedder=embedder)  # 0: never held whole
+    p.ingest_documents([Document(id=f"d{i}", source=f"api:{i}", title="", text=f"{kind.capitalize()}.")
+                        for i, kind in enumerate(ANIMALS)])
+    first = LexicalCache(p.store(), k1=0.9, b=0.4)
+    assert first.snapshot().chunks == ()  # only BM25 is kept in memory
+    folder = first.saved_at(p.store().version())
+    assert (folder / "meta.json").exists()
+
+    def no_full_read(self: Store) -> None:
+        raise AssertionError("the saved index should have been mapped, not rebuilt from the store")
+
+    monkeypatch.setattr(Store, "lexical_texts", no_full_read)
+    again = LexicalCache(p.store(), k1=0.9, b=0.4)  # what a new process does
+    assert again.get().search("lay eggs", 3) == first.get().search("lay eggs", 3)
+    assert again.get().df == first.get().df and again.get().n == len(ANIMALS)
+    qvec = embedder.encode(["Which animal lays eggs?"])[0]
+    got = first_stage("Which animal lays eggs?", qvec, p.store(), again, FusionConfig(depth=3))
+    assert got[0].text == "Platypuses lay eggs in river banks." and got[0].scores["lexical_rank"] == 0.0
+    # another BM25 setting is another index: it is built, not the saved one misread
+    monkeypatch.undo()
+    assert LexicalCache(p.store(), k1=1.5, b=0.75).saved_at(p.store().version()) != folder
+
+    p.ingest_documents([Document(id="d9", source="api:9", title="", text="Echidnas lay eggs too.")])
+    newer = LexicalCache(p.store(), k1=0.9, b=0.4)
+    (row, _), = newer.get().search("echidnas", 2)
+    assert p.store().chunks([str(newer.get().ids[row])])[0].doc_id == "d9"
+    assert not folder.exists() and newer.saved_at(p.store().version()).exists()  # the stale one went
+
+
+def test_a_damaged_saved_index_is_rebuilt_not_trusted(tmp_path, embedder) -> None:  # noqa: ANN001
+    p = Pipeline(Settings(store_path=tmp_path / "store", vector_mirror_mb=0.0), embedder=embedder)
+    p.ingest_documents([Document(id=f"d{i}", source=f"api:{i}", title="", text=f"{kind.capitalize()}.")
+                        for i, kind in enumerate(ANIMALS)])
+    saved = LexicalCache(p.store(), k1=0.9, b=0.4)
+    saved.get()
+    folder = saved.saved_at(p.store().version())
+    (folder / "meta.json").write_text("{not json")
+    rebuilt = LexicalCache(p.store(), k1=0.9, b=0.4).get()
+    assert rebuilt.n == len(ANIMALS) and rebuilt.search("wombats", 1)
+
+
+def test_ingesting_files_saves_a_large_stores_index_before_any_question(tmp_path, embedder) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i, kind in enumerate(ANIMALS):
+        (docs / f"{i}.txt").write_text(f"{kind.capitalize()}.\n")
+    large = Pipeline(Settings(store_path=tmp_path / "large", vector_mirror_mb=0.0), embedder=embedder)
+    large.ingest([docs])
+    assert LexicalCache(large.store(), k1=0.9, b=0.4).saved_at(large.store().version()).exists()
+    small = Pipeline(Settings(store_path=tmp_path / "small"), embedder=embedder)
+    small.ingest([docs])
+    assert not (tmp_path / "small.derived").exists()  # a store held whole saves nothing

@@ -22,6 +22,8 @@ def test_the_profile_never_lowers_the_budget_and_keeps_no_ceiling_as_none() -> N
 def test_cover_terms_follow_the_switches() -> None:
     idf = Idf.from_texts(["Maren Olsby directed Harbour Lights.", "A lighthouse on the coast."])
     q = "Where was Maren Olsby born?"
+    every = cover_terms(q, idf, Settings(evidence_cover=True))
     names = cover_terms(q, idf, Settings())
-    assert set(names) == {"maren", "olsbi"} and all(v > 0 for v in names.values())
+    assert set(names) == {"maren", "olsbi"} and all(v > 0 for v in every.values())
+    assert set(names) < set(every)
     assert cover_terms(q, idf, Settings(cover_names=False)) == {}

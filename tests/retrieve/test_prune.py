@@ -84,7 +84,7 @@ def test_mmr_reorders_away_from_redundancy() -> None:
     assert [p.id for p in passages] == ["a", "c", "b"]
 
 
-def test_sentence_pruning_keeps_offsets() -> None:
+def test_sentence_pruning_keeps_offsets_and_neighbours() -> None:
     text = "Zero is here. One answers it. Two is noise. Three is noise too."
     c = cand("a", 0.9, text, [0.01, 0.9, 0.02, 0.01])
     passages, trace = run([c], sentence_prune=True, sentence_min_score=0.5)
@@ -93,6 +93,9 @@ def test_sentence_pruning_keeps_offsets() -> None:
     (s, e), = p.spans
     assert text[s - 100:e - 100] == "One answers it."  # source offsets: candidate start + sentence offsets
     assert "3 sentence(s) removed" in trace["sentences"].note
+    passages, _ = run([cand("a", 0.9, text, [0.01, 0.9, 0.02, 0.01])], sentence_prune=True,
+                      sentence_min_score=0.5, sentence_neighbors=1)
+    assert passages[0].text == "Zero is here. One answers it. Two is noise."
 
 
 def test_passage_with_no_sentence_left_is_dropped_not_an_error() -> None:
@@ -210,6 +213,7 @@ def test_a_question_about_two_names_keeps_evidence_on_both() -> None:
     idf = Idf.from_texts([c.text for c in (craig, doherty, bread)])
     q = "Which of Jonny Craig and Pete Doherty has been a member of more bands?"
     assert set(cover_terms(q, idf, Settings())) == {"jonni", "craig", "pete", "doherti"}
+    assert "band" in cover_terms(q, idf, Settings(evidence_cover=True))
     assert cover_terms(q, idf, Settings(cover_names=False)) == {}
 
     def kept(s: Settings) -> str:
