@@ -18,8 +18,9 @@ from rag.errors import InputError
 from rag.index.embedder import one_blas_thread
 from rag.index.store import StoreError
 from rag.llm.errors import LLMError
+from rag.render import answer_text, context_text
 from rag.settings import Settings, explain, groups
-from rag.types import Answer, Context
+from rag.types import Answer
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -128,27 +129,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
         Path(args.html).write_text(render(ctx), encoding="utf-8")
         print(f"trace page written to {args.html}", file=sys.stderr)
-    _emit(args, ctx.to_dict(), lambda: _context_text(ctx, args.show_dropped))
+    _emit(args, ctx.to_dict(), lambda: context_text(ctx, args.show_dropped))
     return 0
-
-
-def _context_text(ctx: Context, show_dropped: int) -> str:
-        lines = [f"context: {len(ctx.passages)} passage(s), {ctx.tokens} tokens"]
-        for w in ctx.trace.warnings:
-            lines.append(f"warning: {w}")
-        for p in ctx.passages:
-            spans = ", ".join(f"{a}-{b}" for a, b in p.spans)
-            lines.append(f"\n[{p.id[:12]}] score {p.score:.3f}  {p.source} ({spans})")
-            lines.append("    " + " ".join(p.text.split()))
-        lines.append("\nstage          in  out  tokens in -> out      ms  note")
-        for st in ctx.trace.stages:
-            lines.append(f"{st.name:<12} {st.n_in:>4} {st.n_out:>4}  {st.tokens_in:>9} -> {st.tokens_out:<6}"
-                         f" {st.ms:>7.1f}  {st.note}")
-            for d in st.dropped[:show_dropped]:
-                lines.append(f"{'':14}dropped {d.id[:12]}: {d.reason}")
-            if len(st.dropped) > show_dropped:
-                lines.append(f"{'':14}... and {len(st.dropped) - show_dropped} more (--show-dropped N)")
-        return "\n".join(lines)
 
 
 _ASK_FLAGS = {"answerer": "answerer", "model": "llm_model", "base_url": "llm_base_url", "effort": "reasoning_effort",
@@ -176,27 +158,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _answer_text(ans: Answer, args: argparse.Namespace, *, with_text: bool = True) -> str:
-    u = ans.usage
-    lines = [f"answer: {ans.text}"] if with_text else []
-    if args.show_reasoning:
-        lines.append(f"reasoning ({u.reasoning_tokens} tokens, {u.reasoning_source}): "
-                     + (ans.reasoning or "(hidden by the model; only its token count is reported)"))
-    lines.append("citations: " + (", ".join(f"[{c.label}] {c.id[:12]} {c.source}" for c in ans.citations) or "none"))
-    lines.append(f"usage: prompt {u.prompt_tokens} (cached {u.cached_tokens}), completion {u.completion_tokens} "
-                 f"(reasoning {u.reasoning_tokens}, answer {u.answer_tokens}); cost ${ans.cost:.6f}; "
-                 f"{ans.answerer}{' ' + ans.model if ans.model else ''}, attempts {ans.attempts}")
-    t = ans.timings
-    lines.append(f"time: retrieve {t['retrieve_ms']:.0f} ms, first token {t['first_token_ms']:.0f} ms, "
-                 f"total {t['total_ms']:.0f} ms")
-    for w in ans.trace.warnings:
-        lines.append(f"warning: {w}")
-    if not args.no_context:
-        if ans.messages:
-            lines.append("\nsent to the model:")
-            lines += [f"--- {m['role']} ---\n{m['content']}" for m in ans.messages]
-        else:
-            lines.append("\n" + _context_text(ans.context, args.show_dropped))
-    return "\n".join(lines)
+    return answer_text(ans, with_text=with_text, show_reasoning=args.show_reasoning,
+                       show_context=not args.no_context, show_dropped=args.show_dropped)
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
