@@ -103,8 +103,10 @@ class LexicalCache:
         del texts
         try:
             index.save(folder)
-            for old in folder.parent.iterdir():  # earlier versions: a process still mapping one keeps its pages
-                if old != folder and not old.name.startswith("."):
+            # the store's earlier versions go (a process still mapping one keeps its pages); other BM25
+            # parameters' indexes of this version stay, for the pipelines that use them
+            for old in folder.parent.iterdir():
+                if not old.name.startswith((".", f"{fp}-")):
                     shutil.rmtree(old, ignore_errors=True)
         except OSError:
             log.warning("could not save the BM25 index to %s: the next process rebuilds it", folder, exc_info=True)
