@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar, overload
 from pydantic import SecretStr
 
 from rag import telemetry
-from rag.answer.abstain import nothing_to_read
+from rag.answer.abstain import Abstain
 from rag.answer.factory import Answerer, make_answerer, resolve_answerer
 from rag.answer.prompt import NO_ANSWER
 from rag.answer.stream import AnswerStream
@@ -291,7 +291,8 @@ class Pipeline:
             return ans
 
         with using(s.language):
-            why = nothing_to_read(ctx, s)
+            why, line = Abstain(s).run(ctx)
+        ctx.trace.stages.append(line)
         if why:  # no model call is paid for a context that cannot hold the answer
             ctx.trace.warnings.append(f"{why}: the model was not called")
             ctx.trace.abstained = True

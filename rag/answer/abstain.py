@@ -8,7 +8,9 @@ not trained on, are judged by the best passage's score alone (``abstain_below``)
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from rag.language import reads_as_english
 from rag.logistic import Logistic, read_model
 from rag.settings import Settings
 from rag.text import is_question, terms, unmentioned_names
-from rag.types import Context
+from rag.types import Context, StageTrace
 
 _ANYWAY = "set abstain_below=None to call the model anyway"
 ABSTAIN_FEATURES = ("answer_logit", "passage_logit", "answer_x_passage", "name_missing", "covered")
@@ -129,3 +131,25 @@ def _learned(ctx: Context, answer: float, above: float) -> str:
 
 def _listed(names: list[str]) -> str:
     return ", ".join(repr(m) for m in names)
+
+
+@dataclass
+class Abstain:
+    """The answer path's first stage: whether the context is worth a model call, as a line of the trace
+    (``run`` returns the reason to abstain, "" to call the model, and that line)."""
+
+    settings: Settings
+    name: str = "abstain"
+
+    def run(self, ctx: Context) -> tuple[str, StageTrace]:
+        t0 = time.perf_counter()
+        why = nothing_to_read(ctx, self.settings)
+        n, tokens = len(ctx.passages), ctx.tokens
+        if why:
+            note = f"abstained: {why}"
+        elif self.settings.abstain.abstain_below is None:
+            note = "off (abstain_below=None): the model is called"
+        else:
+            note = "the context may hold the answer: the model is called"
+        ms = round((time.perf_counter() - t0) * 1000, 2)
+        return why, StageTrace(self.name, n, 0 if why else n, tokens, 0 if why else tokens, ms, note=note)

@@ -79,7 +79,7 @@ def test_the_abstain_model_is_trained_on_its_declared_features_and_four_sets() -
 
 
 def test_without_the_learned_rule_the_passage_score_alone_decides() -> None:
-    from rag.pipeline import nothing_to_read
+    from rag.answer.abstain import nothing_to_read
     from rag.settings import Settings
 
     s = Settings(store_path="/nonexistent")
@@ -107,3 +107,16 @@ def test_the_names_a_context_never_mentions() -> None:
     assert unmentioned_names("Did quokkas reach Rottnest Island in 1850?", text) == ["1850"]
     assert unmentioned_names("Do quokkas live on Rottnest Island?", text) == []  # every name is there
     assert unmentioned_names("Do quokkas live on Rottnes Island?", text) == []   # a one-letter slip names it
+
+
+def test_abstention_is_a_stage_with_its_line_in_the_trace() -> None:
+    from rag.answer.abstain import Abstain
+    from rag.settings import Settings
+
+    weak = _quokka_context("Do quokkas live on Tasmania?", 0.03, 0.15)
+    why, line = Abstain(Settings()).run(weak)
+    assert why and line.name == "abstain" and line.note.startswith("abstained: ") and line.n_out == 0
+    strong = _quokka_context("Do quokkas live on Rottnest Island?", 0.8, 0.7)
+    why, line = Abstain(Settings()).run(strong)
+    assert why == "" and (line.n_in, line.n_out, line.tokens_out) == (1, 1, 12) and "model is called" in line.note
+    assert Abstain(Settings(abstain_below=None)).run(weak)[1].note.startswith("off (abstain_below=None)")
