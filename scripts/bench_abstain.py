@@ -26,9 +26,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from rag import Pipeline, Settings
+from rag.answer.abstain import nothing_to_read
 from rag.evaluate.datasets import Question, beir, hotpotqa, squad_split
 from rag.evaluate.metrics import answer_kept, median
-from rag.answer.abstain import nothing_to_read
 from rag.types import Context
 
 ROOT = Path(__file__).resolve().parents[1]
