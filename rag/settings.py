@@ -206,8 +206,12 @@ class _Environment(PydanticBaseSettingsSource):
             found = next((env[k] for k in keys if k in env), None)
             if found is not None:
                 _put(out, name, _decoded(found, FIELDS[name]))
-        # a variable of a removed setting is refused with its reason, not ignored: it no longer does anything
-        out.update((name, env[f"RAG_{name.upper()}"]) for name in REMOVED if f"RAG_{name.upper()}" in env)
+        # a variable of a removed setting (RAG_<NAME> or RAG_<GROUP>__<NAME>) is refused with its reason, not
+        # ignored: it no longer does anything
+        for key, raw in env.items():
+            name = key.removeprefix("RAG_").rsplit("__", 1)[-1].lower()
+            if key.startswith("RAG_") and name in REMOVED:
+                out[name] = raw
         return out
 
 

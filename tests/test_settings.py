@@ -104,6 +104,11 @@ def test_a_removed_setting_says_why_it_went(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(ValidationError) as e:
         Settings()
     assert explain(e.value).startswith("unknown setting 'rrf_k': it was removed (")
+    monkeypatch.delenv("RAG_RRF_K")
+    monkeypatch.setenv("RAG_HOP__HOP_WEIGHT", "0.5")  # the group form too
+    with pytest.raises(ValidationError) as e:
+        Settings()
+    assert explain(e.value).startswith("unknown setting 'hop_weight': it was removed (")
 
 
 def test_every_setting_says_what_it_does() -> None:

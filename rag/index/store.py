@@ -97,11 +97,13 @@ class Store:
         out.sort(key=lambda c: c.id)
         return out
 
+    def _dimension(self) -> int:
+        return int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
+
     def fits_mirror(self, max_bytes: float) -> bool:
         """Whether the chunks' and sentences' vectors fit in ``max_bytes`` (float32 rows and their float16
         copy, see mirror.py)."""
-        dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
-        return (self.count() + self.sentences.count()) * dim * 6 <= max_bytes
+        return (self.count() + self.sentences.count()) * self._dimension() * 6 <= max_bytes
 
     def lexical_texts(self) -> tuple[list[str], list[str]]:
         """Every chunk's id and lexical text (title and text), sorted by id, without keeping the chunks."""
@@ -123,7 +125,7 @@ class Store:
         vectors too (one pass over each collection)."""
         if not self.fits_mirror(max_bytes):
             return self.all_chunks(), None
-        dim = int((self.collection.metadata or {}).get(f"{META_PREFIX}dimension", 0)) or 1
+        dim = self._dimension()
         rows: list[tuple[StoredChunk, np.ndarray]] = []
         for got in self._pages(["metadatas", "documents", "embeddings"]):
             rows += [(stored_chunk(cid, meta, doc), emb) for cid, meta, doc, emb in

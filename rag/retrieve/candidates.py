@@ -89,11 +89,8 @@ class LexicalCache:
             index = LexicalIndex([c.id for c in listed], [embed_text(c.title, c.text) for c in listed],
                                  k1=self.k1, b=self.b, fingerprint=fp)
             return LexicalSnapshot(index, tuple(listed), mirror)
-        if not fp:  # a store without a version mark: a saved index could not tell when it went stale
-            ids, texts = self.store.lexical_texts()
-            return LexicalSnapshot(LexicalIndex(ids, texts, k1=self.k1, b=self.b), ())
         folder = self.saved_at(fp)
-        if (folder / "meta.json").exists():
+        if fp and (folder / "meta.json").exists():
             try:
                 return LexicalSnapshot(LexicalIndex.load(folder), ())
             except (OSError, ValueError, KeyError):
@@ -101,6 +98,8 @@ class LexicalCache:
         ids, texts = self.store.lexical_texts()
         index = LexicalIndex(ids, texts, k1=self.k1, b=self.b, fingerprint=fp)
         del texts
+        if not fp:  # a store without a version mark: a saved index could not tell when it went stale
+            return LexicalSnapshot(index, ())
         try:
             index.save(folder)
             # the store's earlier versions go (a process still mapping one keeps its pages); other BM25

@@ -27,7 +27,8 @@ class Pruner:
     """Pruning as the prune group configures it (``settings.prune``, or the multi-hop profile's).
 
     ``question_terms`` (term -> IDF): with ``evidence_mass``, selection goes on until every one found among
-    the candidates is covered (``profile.cover_terms``: the question's names and numbers)."""
+    the candidates is covered (``profile.cover_terms``: the question's names and numbers, or with
+    ``evidence_cover`` all its terms)."""
 
     def __init__(self, config: PruneSettings, count: Count, question_terms: dict[str, float] | None = None, *,
                  leads: dict[str, str | None] | None = None) -> None:
@@ -213,6 +214,8 @@ class Pruner:
             for i, s in enumerate(scores):
                 if s > best_score:
                     best_item, best_idx, best_score = it, i, s
+            # A near-zero sentence of a near-zero passage is filler, while a weak sentence of a relevant
+            # passage (a bridge, an answer beside the best sentence) is not.
             floor, weak = t, self.cfg.weak_passage_floor
             if weak is not None and it.score < weak:
                 floor = max(t, weak)
@@ -310,7 +313,9 @@ class Pruner:
 
     def _siblings(self, items: list[Selection], budget: int, ratio: float, size: tuple[int, int]
                   ) -> tuple[list[tuple[Selection, list[int]]], tuple[int, int]]:
-        """Add to each kept passage its sentences scoring >= ``ratio`` x its best, best first, while they fit."""
+        """Add to each kept passage its sentences scoring >= ``ratio`` x its best, best first, while they fit.
+        Scores within one passage compare better than across passages, and a near miss usually lies next to
+        the best evidence."""
         wanted = []
         for it in [it for it in items if it.keep and it.unit_scores]:
             top = max(it.unit_scores.values())
@@ -350,6 +355,9 @@ class Pruner:
         units: list[tuple[float, int, Selection, list[int]]] = []
         for rank, it in enumerate(items):
             if it.unit_scores:
+                # score^(1-w) x passage score^w: a passage the hop lifted by its name (a bridge) ranks its plain
+                # sentences ("The SAS was founded in 1941") above strong-sounding ones of passages nothing
+                # points to; a sentence score alone cannot see that lift
                 w = self.cfg.passage_weight
                 units += [(sc if not w else sc ** (1 - w) * max(it.score, 0.0) ** w, rank, it, [i])
                           for i, sc in it.unit_scores.items()]
