@@ -47,15 +47,17 @@ def main() -> None:
     ap.add_argument("--store-requests", type=int, default=240,
                     help="requests a phase over the store (a request takes ~15 ms: 16 made a phase of 0.25 s)")
     ap.add_argument("--repeats", type=int, default=3, help="runs of each store phase; the median req/s is kept")
+    ap.add_argument("--log", default=".leanrag/bench/busy-serve.log", help="the service's own log, for any 500")
     args = ap.parse_args()
     store_qs = [{"question": json.loads(x)["question"]}
                 for x in (ROOT / "corpus" / "questions.jsonl").read_text().splitlines() if x.strip()]
     hot = hotpotqa(HOTPOT)
     passage_qs = [{"question": q.text, "passages": q.passages} for q in hot]
     port = free_port()
+    Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+    log = Path(args.log).open("w")
     server = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--store", args.store],
-                              env={**os.environ, "RAG_ANSWERER": "extractive"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env={**os.environ, "RAG_ANSWERER": "extractive"}, stdout=log, stderr=log)
     url, rows, used = f"http://127.0.0.1:{port}", [], 0
     try:
         if not wait_ready(f"{url}/readyz", seconds=300, proc=server):
@@ -86,6 +88,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     print(f"\n/v1/retrieve, rag serve (1 worker, defaults), {os.cpu_count()} cores, client and server on this machine")
     print(f"{'over':<9} {'neighbour':<9} {'clients':>7} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'p50 / 1 client':>15}")
@@ -95,6 +98,8 @@ def main() -> None:
         print(f"{r['kind']:<9} {'yes' if r['neighbour'] else 'no':<9} {r['clients']:>7} {r['rps']:>6.1f} "
               f"{r['p50']:>7.0f} {r['p99']:>7.0f} {r['p50'] / base['p50']:>15.2f}"
               + (f"  errors {r['errors']}: {r['first_error']}" if r["errors"] else ""))
+    if any(r["errors"] for r in rows):
+        print(f"the service's log: {args.log}")
 
 
 if __name__ == "__main__":

@@ -56,3 +56,63 @@ def test_one_text_is_one_forward_pass(embedder: Embedder, monkeypatch) -> None:
     assert embedder.encode(["a query"]).shape == (1, embedder.dimension)
     twice = embedder.encode(["a query", "a query"])
     assert twice.shape == (2, embedder.dimension) and np.array_equal(twice[0], twice[1])
+
+
+def _eager(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """The model's own modules, without the graph."""
+    import torch
+
+    with torch.inference_mode():
+        features = embedder.model.preprocess(texts)
+        vectors = torch.nn.functional.normalize(embedder.model(features)["sentence_embedding"], p=2, dim=1)
+    return vectors.numpy()
+
+
+def test_loading_traces_the_model_and_the_graph_gives_the_models_vectors(embedder: Embedder, monkeypatch) -> None:
+    """The packaged model runs as a TorchScript graph once loaded, and every encoding through it (one text,
+    a padded batch, a text past the input limit) is the eager pass's vectors."""
+    embedder.load()
+    traced = embedder._traced
+    assert traced is not None and "input_ids" in traced.keys
+    calls: list[int] = []
+    graph = traced.graph
+    monkeypatch.setattr(traced, "graph", lambda *t: calls.append(len(t)) or graph(*t))
+    texts = ["a query about fevers", "x", " ".join(["Aspirin inhibits cyclooxygenase."] * 80), "Paris is in France."]
+    for batch in ([texts[0]], texts):
+        assert np.allclose(embedder.encode(batch), _eager(embedder, batch), atol=1e-5)
+    assert len(calls) >= 2
+
+
+def test_features_the_graph_was_not_traced_with_take_the_eager_path(embedder: Embedder) -> None:
+    embedder.load()
+    traced = embedder._traced
+    assert traced is not None
+    features = embedder.model.preprocess(["a query"])
+    assert traced(features) is not None
+    assert traced({**features, "extra": 1}) is None
+    if traced.fixed:  # sentence-transformers' non-tensor features (``modality``) are fixed at tracing
+        key = next(iter(traced.fixed))
+        assert traced({**features, key: "something else"}) is None
+
+
+def test_a_model_that_cannot_be_traced_encodes_eagerly(monkeypatch) -> None:
+    def refuse(model: object) -> None:
+        raise ValueError("the traced pass gives other vectors than the model's own")
+
+    monkeypatch.setattr(embedder_module, "_trace", refuse)
+    fresh = Embedder("sentence-transformers/all-MiniLM-L6-v2")
+    fresh.load()
+    assert fresh._traced is None
+    texts = ["a query about fevers", "Paris is in France."]
+    assert np.allclose(fresh.encode(texts), _eager(fresh, texts), atol=1e-6)
+
+
+def test_threads_encoding_side_by_side_get_the_vectors_one_thread_gets(embedder: Embedder) -> None:
+    """The graph runs without Python's lock, so four threads really encode at once; each gets its own rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"Question {i}: who wrote the report on fever number {i * 7}?" for i in range(24)]
+    alone = [embedder.encode([t])[0] for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: embedder.encode([t])[0], texts))
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(alone, together, strict=True))
