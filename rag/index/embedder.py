@@ -264,13 +264,27 @@ def _trace(model: SentenceTransformer) -> Traced:
 
     import torch
 
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracing warns of every Python branch it records; the check below decides
-        traced = Traced(model)
-        for texts in _CHECK_TEXTS:
-            given = Traced._on(model, model.preprocess(texts))
-            vectors = traced(given)
-            eager = model(dict(given))["sentence_embedding"]
-            if vectors is None or eager.shape != vectors.shape or float((eager - vectors).abs().max()) > 1e-5:
-                raise ValueError("the traced pass gives other vectors than the model's own")
+    # Tracing reads every attribute of every module, deprecated ones too, and each read logs a warning.
+    quiet = [logging.getLogger(name) for name in ("sentence_transformers", "transformers")]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracing warns of every Python branch it records; the check decides
+            return _checked(model)
+    finally:
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
+
+
+def _checked(model: SentenceTransformer) -> Traced:
+    """A graph of ``model`` whose vectors equal the model's own on inputs it was not traced with."""
+    traced = Traced(model)
+    for texts in _CHECK_TEXTS:
+        given = Traced._on(model, model.preprocess(texts))
+        vectors = traced(given)
+        eager = model(dict(given))["sentence_embedding"]
+        if vectors is None or eager.shape != vectors.shape or float((eager - vectors).abs().max()) > 1e-5:
+            raise ValueError("the traced pass gives other vectors than the model's own")
     return traced

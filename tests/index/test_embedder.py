@@ -116,3 +116,12 @@ def test_threads_encoding_side_by_side_get_the_vectors_one_thread_gets(embedder:
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda t: embedder.encode([t])[0], texts))
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(alone, together, strict=True))
+
+
+def test_tracing_the_model_prints_nothing(capfd) -> None:
+    """Tracing reads every attribute of the model's modules, and the libraries warn of deprecated ones."""
+    fresh = Embedder("sentence-transformers/all-MiniLM-L6-v2")
+    fresh.load()
+    assert fresh._traced is not None
+    err = capfd.readouterr().err
+    assert "deprecated" not in err and "loss_type" not in err, err
