@@ -12,6 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as a container's cpuset sets it), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class Tag:
     """A role a setting plays, written on its annotation (``Annotated[int, PER_REQUEST]``) so that the lists
@@ -294,7 +301,7 @@ class ApiSettings(StageGroup):
     api_max_concurrent_llm: int = Field(4, ge=1, description="model calls in flight; more wait, then 429")
     # One retrieval per core: a fifth and sixth in flight on 2 cores only queue for Python's lock, and the
     # service's throughput fell 4-10% from 2 to 4 clients (BENCHMARKS, "Busy machine").
-    api_max_concurrent_retrievals: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
+    api_max_concurrent_retrievals: int = Field(default_factory=usable_cores, ge=1,
                                                description="retrievals in flight (default: this machine's cores; "
                                                            "each embeds and scores); more wait, then 429")
     api_max_passage_chars: int = Field(200_000, ge=1, description="characters of caller passages per request")

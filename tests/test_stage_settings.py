@@ -39,7 +39,10 @@ def test_retrievals_in_flight_default_to_the_machines_cores_and_the_operator_may
     """More retrievals at once than cores only queue for Python's lock (throughput fell from 2 to 4 clients)."""
     import os
 
-    assert Settings().api.api_max_concurrent_retrievals == max(1, os.cpu_count() or 1)
+    assert Settings().api.api_max_concurrent_retrievals == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # a container's cpuset of one core
+    assert Settings().api.api_max_concurrent_retrievals == 1
+    monkeypatch.delattr(os, "sched_getaffinity")  # where there is no affinity (macOS): the cores there are
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert Settings().api.api_max_concurrent_retrievals == 1
     monkeypatch.setenv("RAG_API_MAX_CONCURRENT_RETRIEVALS", "6")
