@@ -299,11 +299,12 @@ class ApiSettings(StageGroup):
     api_max_question_chars: int = Field(2_000, ge=1, description="longer questions get 422")
     api_max_documents: int = Field(500, ge=1, description="documents per /v1/ingest request")
     api_max_concurrent_llm: int = Field(4, ge=1, description="model calls in flight; more wait, then 429")
-    # One retrieval per core: a fifth and sixth in flight on 2 cores only queue for Python's lock, and the
-    # service's throughput fell 4-10% from 2 to 4 clients (BENCHMARKS, "Busy machine").
+    # One retrieval per core: more in flight than cores only queue for Python's lock. With 8 allowed on 2
+    # cores, the service's throughput fell 4-10% from 2 to 4 clients (BENCHMARKS, "The encoder as a graph").
     api_max_concurrent_retrievals: int = Field(default_factory=usable_cores, ge=1,
-                                               description="retrievals in flight (default: this machine's cores; "
-                                                           "each embeds and scores); more wait, then 429")
+                                               description="retrievals in flight (default: the cores this "
+                                                           "process may use; each embeds and scores); more "
+                                                           "wait, then 429")
     api_max_passage_chars: int = Field(200_000, ge=1, description="characters of caller passages per request")
     api_max_passage_sentences: int = Field(4_000, ge=1, description="sentences of caller passages per request")
     api_llm_queue_timeout: float = Field(5.0, ge=0, description="seconds a request waits for a model slot")

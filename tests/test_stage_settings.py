@@ -42,7 +42,7 @@ def test_retrievals_in_flight_default_to_the_machines_cores_and_the_operator_may
     assert Settings().api.api_max_concurrent_retrievals == len(os.sched_getaffinity(0))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # a container's cpuset of one core
     assert Settings().api.api_max_concurrent_retrievals == 1
-    monkeypatch.delattr(os, "sched_getaffinity")  # where there is no affinity (macOS): the cores there are
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS has no affinity call: the CPU count, 1 when unknown
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert Settings().api.api_max_concurrent_retrievals == 1
     monkeypatch.setenv("RAG_API_MAX_CONCURRENT_RETRIEVALS", "6")
