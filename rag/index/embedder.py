@@ -179,11 +179,10 @@ class Embedder:
         per-call bookkeeping (sorting, batching, putting every module in eval mode again: about 2 ms of a
         query's 22)."""
         import torch
-        from sentence_transformers.util import batch_to_device
 
         model = self.model
         with torch.inference_mode():
-            features = batch_to_device(model.preprocess(texts), model.device)
+            features = _features(model, texts)
             embedded = self._traced(features) if self._traced is not None else None
             if embedded is None:
                 embedded = model(features)["sentence_embedding"]
@@ -221,7 +220,7 @@ class Traced:
     def __init__(self, model: SentenceTransformer) -> None:
         import torch
 
-        example = model.preprocess(_TRACE_TEXTS)
+        example = _features(model, _TRACE_TEXTS)
         self.keys = [k for k, v in example.items() if isinstance(v, torch.Tensor)]
         self.fixed = {k: v for k, v in example.items() if k not in self.keys}
         keys, fixed = self.keys, self.fixed
@@ -234,7 +233,7 @@ class Traced:
             def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
                 return self.model({**dict(zip(keys, tensors, strict=True)), **fixed})["sentence_embedding"]
 
-        self.graph = torch.jit.trace(Positional().eval(), self._tensors(self._on(model, example)), check_trace=False)
+        self.graph = torch.jit.trace(Positional().eval(), self._tensors(example), check_trace=False)
 
     def __call__(self, features: dict[str, Any]) -> Any:
         """The sentence embeddings of ``features``, or None when the graph does not fit them."""
@@ -251,11 +250,12 @@ class Traced:
     def _tensors(self, features: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(features[k] for k in self.keys)
 
-    @staticmethod
-    def _on(model: SentenceTransformer, features: dict[str, Any]) -> dict[str, Any]:
-        from sentence_transformers.util import batch_to_device
 
-        return batch_to_device(features, model.device)
+def _features(model: SentenceTransformer, texts: list[str]) -> dict[str, Any]:
+    """The model's input for ``texts``, on its device."""
+    from sentence_transformers.util import batch_to_device
+
+    return batch_to_device(model.preprocess(texts), model.device)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -291,7 +291,7 @@ def _checked(model: SentenceTransformer) -> Traced:
     """A graph of ``model`` whose vectors equal the model's own on inputs it was not traced with."""
     traced = Traced(model)
     for texts in _CHECK_TEXTS:
-        given = Traced._on(model, model.preprocess(texts))
+        given = _features(model, texts)
         vectors = traced(given)
         eager = model(dict(given))["sentence_embedding"]
         if vectors is None or eager.shape != vectors.shape or float((eager - vectors).abs().max()) > 1e-5:
