@@ -9,7 +9,6 @@ unchanged (and redoes the share of a worker that failed).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +18,7 @@ from pathlib import Path
 from rag.errors import InputError
 from rag.ingest.loaders import discover
 from rag.settings import Settings
+from rag.stage_settings import usable_cores
 from rag.types import IngestReport
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def ingest_in_workers(paths: Sequence[str | Path], *, settings: Settings, worker
     t0 = time.perf_counter()
     files, _ = discover(paths, exclude=settings.ingest.ingest_exclude)
     parts = shares(files, workers)
-    threads = max(1, (os.cpu_count() or 1) // max(1, len(parts)))
+    threads = max(1, usable_cores() // max(1, len(parts)))
     total = IngestReport()
     if parts:
         with ProcessPoolExecutor(len(parts), mp_context=get_context("spawn")) as pool:
